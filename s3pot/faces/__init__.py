@@ -1,0 +1,1 @@
+"""Face stage: find every face, get its landmarks, align it to a canonical crop."""

@@ -1,0 +1,124 @@
+"""FFHQ-style alignment with exact forward and inverse transforms.
+
+The crop is the FFHQ recipe (Karras et al.): an oriented square built from the eye centres
+and mouth corners. That square is a similarity transform of the photo, so we keep it as one
+2x3 affine matrix; the inverse is exact, and any mask drawn in the aligned frame maps back
+onto the photo with sub-pixel accuracy (no crop/pad/resize chain to get wrong).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AlignTransform:
+    """Photo -> aligned frame similarity transform for one face."""
+
+    matrix: np.ndarray  # (2, 3) float64: aligned = matrix @ [x, y, 1]
+    size: int  # aligned crop is size x size
+
+    @property
+    def inverse(self) -> np.ndarray:
+        """(2, 3) aligned -> photo."""
+        return cv2.invertAffineTransform(self.matrix)
+
+    @property
+    def scale(self) -> float:
+        """Aligned pixels per photo pixel."""
+        return float(np.sqrt(abs(np.linalg.det(self.matrix[:, :2]))))
+
+    def to_aligned(self, points: np.ndarray) -> np.ndarray:
+        pts = np.asarray(points, dtype=np.float64)[..., :2]
+        return pts @ self.matrix[:, :2].T + self.matrix[:, 2]
+
+    def to_photo(self, points: np.ndarray) -> np.ndarray:
+        inv = self.inverse
+        pts = np.asarray(points, dtype=np.float64)[..., :2]
+        return pts @ inv[:, :2].T + inv[:, 2]
+
+    def warp_image(self, image: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+        """Photo -> aligned crop. Outside the photo, edge pixels are replicated."""
+        return cv2.warpAffine(
+            image,
+            self.matrix,
+            (self.size, self.size),
+            flags=interpolation,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+
+    def valid_mask(self, photo_shape: tuple[int, int]) -> np.ndarray:
+        """Aligned-frame bool mask of pixels that come from inside the photo."""
+        ones = np.ones(photo_shape[:2], np.uint8)
+        return (
+            cv2.warpAffine(ones, self.matrix, (self.size, self.size), flags=cv2.INTER_NEAREST)
+            > 0
+        )
+
+    def to_photo_mask(
+        self, mask: np.ndarray, photo_shape: tuple[int, int], soft: bool = False
+    ) -> np.ndarray:
+        """Aligned-frame mask -> photo frame (bool, or float in [0,1] with ``soft``).
+
+        Bilinear resampling of the mask as float then a 0.5 threshold: the boundary lands
+        where it was drawn, without the half-pixel bias of nearest-neighbour sampling.
+        """
+        h, w = photo_shape[:2]
+        src = mask.astype(np.float32)
+        out = cv2.warpAffine(
+            src,
+            self.matrix,
+            (w, h),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+        return out if soft else out >= 0.5
+
+    def to_photo_image(self, image: np.ndarray, photo_shape: tuple[int, int]) -> np.ndarray:
+        """Aligned-frame image -> photo frame (zeros outside the crop)."""
+        h, w = photo_shape[:2]
+        return cv2.warpAffine(
+            image,
+            self.matrix,
+            (w, h),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+
+
+def ffhq_quad(eye_left: np.ndarray, eye_right: np.ndarray, mouth_left: np.ndarray,
+              mouth_right: np.ndarray) -> np.ndarray:
+    """The FFHQ crop square (4 corners, photo coordinates: top-left, bottom-left,
+    bottom-right, top-right). ``eye_left`` is the eye on the image's left side."""
+    eye_left, eye_right = np.asarray(eye_left, float), np.asarray(eye_right, float)
+    mouth_left, mouth_right = np.asarray(mouth_left, float), np.asarray(mouth_right, float)
+    eye_avg = (eye_left + eye_right) * 0.5
+    eye_to_eye = eye_right - eye_left
+    mouth_avg = (mouth_left + mouth_right) * 0.5
+    eye_to_mouth = mouth_avg - eye_avg
+    x = eye_to_eye - np.flipud(eye_to_mouth) * [-1, 1]
+    x /= np.hypot(*x)
+    x *= max(np.hypot(*eye_to_eye) * 2.0, np.hypot(*eye_to_mouth) * 1.8)
+    y = np.flipud(x) * [-1, 1]
+    c = eye_avg + eye_to_mouth * 0.1
+    return np.stack([c - x - y, c - x + y, c + x + y, c + x - y])
+
+
+def transform_from_quad(quad: np.ndarray, size: int) -> AlignTransform:
+    """Similarity transform sending the quad's corners onto the size x size square."""
+    src = np.asarray(quad[:3], np.float64)
+    dst = np.array([[0, 0], [0, size], [size, size]], np.float64)
+    # Pixel centres: corner (0,0) of the square is the outer edge of pixel 0, so shift by
+    # half a pixel to keep the convention of cv2.warpAffine (pixel centres at integers).
+    dst -= 0.5
+    a = np.hstack([src, np.ones((3, 1))])  # exact float64 solve (cv2 works in float32)
+    m = np.linalg.solve(a, dst).T
+    return AlignTransform(matrix=m, size=int(size))
+
+
+ALIGN_SIZES = (256, 512, 1024)

@@ -1,0 +1,41 @@
+"""Face detector interface and the mesh landmark indices every later stage relies on."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from s3pot.types import Face
+
+# Mediapipe face-mesh indices (478 points with iris refinement). "left"/"right" are the
+# image's left and right (the subject's right eye is on the image's left).
+EYE_LEFT = (33, 133, 159, 145, 160, 144, 158, 153)
+EYE_RIGHT = (362, 263, 386, 374, 385, 380, 387, 373)
+MOUTH_LEFT = 61
+MOUTH_RIGHT = 291
+NOSE_TIP = 1
+FOREHEAD_TOP = 10
+CHIN = 152
+
+
+def alignment_points(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Eye centres and mouth corners (image-left first) from 478 mesh landmarks."""
+    lm = np.asarray(landmarks, dtype=np.float64)[:, :2]
+    return (
+        lm[list(EYE_LEFT)].mean(0),
+        lm[list(EYE_RIGHT)].mean(0),
+        lm[MOUTH_LEFT],
+        lm[MOUTH_RIGHT],
+    )
+
+
+class FaceDetector(ABC):
+    """Finds faces and their 478 mesh landmarks in an RGB photo."""
+
+    @abstractmethod
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """All faces in ``image`` (H, W, 3 uint8 RGB), landmarks in photo pixels."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release native resources."""

@@ -1,0 +1,153 @@
+"""Reading photos robustly and writing outputs atomically.
+
+Every input becomes an RGB ``uint8`` array in display orientation: EXIF rotation is
+applied, grayscale / palette / RGBA / 16-bit images are converted. Every failure is an
+:class:`~s3pot.errors.ImageLoadError` whose message is one line naming the file.
+Outputs go to a temporary file in the destination folder and are renamed into place, so an
+interrupted run never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from s3pot.errors import ImageLoadError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+# Pillow refuses images above ~179 Mpx as a decompression-bomb guard. Real photos stay
+# well below this; anything larger is almost surely hostile or corrupt.
+Image.MAX_IMAGE_PIXELS = 250_000_000
+
+
+def _to_rgb(img: Image.Image) -> np.ndarray:
+    """Convert any Pillow mode to RGB uint8 (16-bit and float are rescaled, alpha dropped)."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        if img.mode.startswith("I;16"):
+            arr = arr / 257.0
+        elif img.mode == "I":
+            top = arr.max() if arr.size else 1.0
+            arr = arr / 257.0 if top > 255 else arr
+        else:  # float images: assume [0, 1] unless clearly 0..255
+            arr = arr * 255.0 if arr.max(initial=0.0) <= 1.0 else arr
+        gray = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        # Composite on white, as viewers show transparent pixels; a face under alpha=0
+        # pixels is not visible anyway.
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+    return np.asarray(img.convert("RGB"))
+
+
+def load_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Load ``path`` as an RGB uint8 array (H, W, 3) in display orientation."""
+    p = Path(path)
+    if not p.exists():
+        raise ImageLoadError(p, "file not found")
+    if p.is_dir():
+        raise ImageLoadError(p, "is a folder, not an image")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ImageLoadError(p, f"cannot read file ({exc.strerror or exc})") from None
+    return decode_image(data, name=p)
+
+
+def decode_image(data: bytes, name: object = "<bytes>") -> np.ndarray:
+    """Decode encoded image bytes; see :func:`load_image`."""
+    if not data:
+        raise ImageLoadError(name, "empty file")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()  # forces full decode: truncated files fail here
+            img = ImageOps.exif_transpose(img)
+            arr = _to_rgb(img)
+    except UnidentifiedImageError:
+        raise ImageLoadError(name, "not an image (unrecognised format)") from None
+    except Image.DecompressionBombError:
+        raise ImageLoadError(name, "image too large (decompression-bomb guard)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ImageLoadError(name, f"corrupt or truncated image ({msg})") from None
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ImageLoadError(name, "image has zero size")
+    return np.ascontiguousarray(arr)
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        write(tmp_path)
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def save_image(path: str | os.PathLike[str], array: np.ndarray, quality: int = 92) -> None:
+    """Write an image atomically; the format follows the suffix of ``path``."""
+    p = Path(path)
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP"}.get(
+        p.suffix.lower(), "PNG"
+    )
+    img = Image.fromarray(np.ascontiguousarray(array))
+    kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    _atomic_write(p, lambda tmp: img.save(tmp, format=fmt, **kwargs))
+
+
+def save_json(path: str | os.PathLike[str], obj: object) -> None:
+    """Write JSON atomically."""
+    text = json.dumps(obj, indent=1)
+    _atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def save_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write raw bytes atomically (checkpoints, caches)."""
+    _atomic_write(Path(path), lambda tmp: tmp.write_bytes(data))
+
+
+def find_images(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Expand files, folders (recursive) and globs into image paths.
+
+    Returns ``(paths, problems)``; ``problems`` lists inputs that matched nothing. A file
+    given explicitly is kept whatever its suffix (so the user gets a clear decode error).
+    """
+    import glob
+
+    paths: list[Path] = []
+    problems: list[tuple[str, str]] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(
+                q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES
+            )
+            if not found:
+                problems.append((item, "folder holds no images"))
+            paths.extend(found)
+        elif p.exists():
+            paths.append(p)
+        elif any(ch in item for ch in "*?["):
+            found = sorted(Path(q) for q in glob.glob(item, recursive=True) if Path(q).is_file())
+            if not found:
+                problems.append((item, "pattern matched no files"))
+            paths.extend(found)
+        else:
+            problems.append((item, "file not found"))
+    seen: set[Path] = set()
+    unique = [p for p in paths if not (p.resolve() in seen or seen.add(p.resolve()))]
+    return unique, problems
