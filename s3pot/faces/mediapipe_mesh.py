@@ -6,6 +6,12 @@ loses about a third of the faces, while the face-mesh graph (short-range detecto
 Large photos are detected on a downscaled copy and the landmarks mapped back, so memory
 stays bounded whatever the photo size. Faces missed at full view get a second chance on a
 padded copy (faces cut by the border) -- this is where cut-off faces are recovered.
+
+The mesh graph's own detector is short-range: it sees the photo at 128 px, so in a group
+photo or a wide frame small faces vanish. When the faces found cover little of the photo
+(or none were found), mediapipe's full-range detector proposes boxes and the mesh runs
+again on a crop around every box that no found face explains. Photos whose face fills the
+frame never pay for that second pass.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from s3pot.faces.base import FaceDetector
 from s3pot.types import Face
 
 DETECT_MAX_SIDE = 1280  # photos larger than this are downscaled for detection
+SMALL_FACE_FRACTION = 0.08  # below this face coverage, look for more faces with the detector
+CROP_CONTEXT = 2.2  # crop side around a detector box, in box sides
+CROP_SIDE = 256  # crops are resampled to this side before the mesh runs on them
 
 
 class MediapipeFaceMesh(FaceDetector):
@@ -36,6 +45,8 @@ class MediapipeFaceMesh(FaceDetector):
         )
         self._lock = threading.Lock()  # the mediapipe graph is not re-entrant
         self.detect_max_side = detect_max_side
+        self.min_confidence = min_confidence
+        self._detector = None  # full-range detector, built on first need
 
     def _run(self, image: np.ndarray) -> list[np.ndarray]:
         with self._lock:
@@ -63,6 +74,9 @@ class MediapipeFaceMesh(FaceDetector):
             pad = max(small.shape[:2]) // 4
             padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
             found = [pts - pad for pts in self._run(padded)]
+        covered = sum(float(np.prod(p.max(0) - p.min(0))) for p in found)
+        if covered < SMALL_FACE_FRACTION * small.shape[0] * small.shape[1]:
+            found += self._faces_from_detector(small, found)
         faces = []
         for pts in found:
             pts = pts / scale
@@ -76,5 +90,52 @@ class MediapipeFaceMesh(FaceDetector):
         faces.sort(key=lambda f: (f.box[0], f.box[1]))
         return faces
 
+    def _faces_from_detector(self, image: np.ndarray, known: list[np.ndarray]) -> list[np.ndarray]:
+        """Mesh on crops around full-range detections that no known face explains."""
+        if self._detector is None:
+            import mediapipe as mp
+
+            self._detector = mp.solutions.face_detection.FaceDetection(
+                model_selection=1, min_detection_confidence=self.min_confidence
+            )
+        with self._lock:
+            res = self._detector.process(np.ascontiguousarray(image))
+        h, w = image.shape[:2]
+        extra: list[np.ndarray] = []
+        for det in res.detections or []:
+            bb = det.location_data.relative_bounding_box
+            cx, cy = (bb.xmin + bb.width / 2) * w, (bb.ymin + bb.height / 2) * h
+            side = max(bb.width * w, bb.height * h)
+            if any(_inside(cx, cy, pts) for pts in known + extra) or side < 8:
+                continue
+            half = side * CROP_CONTEXT / 2
+            x0, y0 = int(round(cx - half)), int(round(cy - half))
+            size = int(round(2 * half))
+            crop = _crop_padded(image, x0, y0, size)
+            zoom = CROP_SIDE / size
+            crop = cv2.resize(crop, (CROP_SIDE, CROP_SIDE), interpolation=cv2.INTER_LINEAR)
+            for pts in self._run(crop):
+                pts = pts / zoom + (x0, y0)
+                if not any(_inside(*pts.mean(0), other) for other in known + extra):
+                    extra.append(pts)
+        return extra
+
     def close(self) -> None:
         self._mesh.close()
+        if self._detector is not None:
+            self._detector.close()
+
+
+def _inside(x: float, y: float, pts: np.ndarray) -> bool:
+    x0, y0 = pts.min(0)
+    x1, y1 = pts.max(0)
+    return bool(x0 <= x <= x1 and y0 <= y <= y1)
+
+
+def _crop_padded(image: np.ndarray, x0: int, y0: int, size: int) -> np.ndarray:
+    """Square crop that may extend past the border (replicated edge pixels)."""
+    h, w = image.shape[:2]
+    pad = max(0, -x0, -y0, x0 + size - w, y0 + size - h)
+    if pad:
+        image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    return image[y0 + pad : y0 + pad + size, x0 + pad : x0 + pad + size]

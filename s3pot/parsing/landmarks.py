@@ -1,0 +1,107 @@
+"""Landmark parsing: the 12 classes drawn from the 478-point mesh.
+
+Landmarks say where face parts *are* even when something covers them: a hand over the
+mouth does not move the predicted lips. That is the structural guidance the method needs
+from its parser, and it needs no weights. Classes a mesh cannot see (hair, ears,
+eyeglasses, earrings) stay empty.
+
+The skin reaches above the brows to a plausible hairline: the upper brow arc lifted along
+the face's up direction by ``H * (1 - 0.45 t^2)`` (t in [-1, 1] across the brows), with
+``H = FOREHEAD_RATIO * |brows - nose base|`` -- a forehead of about 70 % of the way to a
+typical hairline in the centre, lower at the temples.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from s3pot.faces.topology import BROW_UPPER, NOSE_BASE, NOSE_POINTS, parts
+from s3pot.parsing.base import CLASS_ID, FaceParser
+
+FOREHEAD_RATIO = 0.7
+_SHIFT = 4  # sub-pixel polygon drawing (cv2 fixed point)
+
+
+def face_axes(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors (right, up) of the face from the eye line."""
+    p = parts()
+    right = lm[p["eye_right"]].mean(0) - lm[p["eye_left"]].mean(0)
+    right /= np.linalg.norm(right) + 1e-9
+    up = np.array([right[1], -right[0]])  # image y grows downwards
+    return right, up
+
+
+def forehead_curve(lm: np.ndarray, ratio: float = FOREHEAD_RATIO) -> np.ndarray:
+    """Hairline curve above the brows, image-left to image-right."""
+    right, up = face_axes(lm)
+    brows = lm[list(BROW_UPPER)]
+    h = ratio * np.linalg.norm(brows.mean(0) - lm[NOSE_BASE])
+    s = (brows - brows.mean(0)) @ right
+    t = np.clip(s / (np.abs(s).max() + 1e-9), -1, 1)
+    return brows + np.outer(h * (1 - 0.45 * t**2), up)
+
+
+def face_outline(lm: np.ndarray, ratio: float = FOREHEAD_RATIO) -> np.ndarray:
+    """Closed outline of the face: mesh jaw arc below the brows, then the forehead curve."""
+    right, up = face_axes(lm)
+    oval = parts()["oval"]
+    pts = lm[oval]
+    brow_level = lm[list(BROW_UPPER)].mean(0) @ up
+    below = (pts @ up) < brow_level
+    # Rotate the loop so that it starts just after an above-brow vertex, then keep the
+    # contiguous below-brow arc (it runs through the chin).
+    start = int(np.argmax(~below))
+    order = np.roll(np.arange(len(oval)), -start)
+    arc = [i for i in order if below[i]]
+    jaw = pts[arc]
+    if (jaw[0] - jaw[-1]) @ right > 0:  # make it run image-left -> image-right
+        jaw = jaw[::-1]
+    return np.vstack([jaw, forehead_curve(lm, ratio)[::-1]])
+
+
+def _fill(canvas: np.ndarray, poly: np.ndarray, value: int) -> None:
+    pts = np.round(np.asarray(poly) * (1 << _SHIFT)).astype(np.int32)
+    cv2.fillPoly(canvas, [pts], int(value), lineType=cv2.LINE_8, shift=_SHIFT)
+
+
+def parse_landmarks(
+    lm: np.ndarray, size: int | tuple[int, int], forehead_ratio: float = FOREHEAD_RATIO
+) -> np.ndarray:
+    """12-class parsing of an image of ``size`` from mesh landmarks in its pixels."""
+    h, w = (size, size) if isinstance(size, int) else size
+    lm = np.asarray(lm, np.float64)[:, :2]
+    p = parts()
+    out = np.zeros((h, w), np.uint8)
+    right, up = face_axes(lm)
+    # Neck: from the jaw ends straight down (below the face), drawn first, then covered.
+    jaw = face_outline(lm, forehead_ratio)
+    left_end, right_end = jaw[0], jaw[np.argmax(jaw @ right)]
+    chin = lm[152]
+    drop = 1.2 * np.linalg.norm(chin - lm[NOSE_BASE])
+    neck = np.array([
+        left_end * 0.3 + chin * 0.7 - 0.2 * drop * up,
+        right_end * 0.3 + chin * 0.7 - 0.2 * drop * up,
+        right_end * 0.3 + chin * 0.7 - (drop + 0.2 * drop) * up,
+        left_end * 0.3 + chin * 0.7 - (drop + 0.2 * drop) * up,
+    ])
+    _fill(out, neck, CLASS_ID["neck"])
+    _fill(out, jaw, CLASS_ID["skin"])
+    _fill(out, cv2.convexHull(lm[list(NOSE_POINTS)].astype(np.float32))[:, 0], CLASS_ID["nose"])
+    _fill(out, lm[p["brow_left"]], CLASS_ID["eyebrows"])
+    _fill(out, lm[p["brow_right"]], CLASS_ID["eyebrows"])
+    _fill(out, lm[p["eye_left"]], CLASS_ID["eyes"])
+    _fill(out, lm[p["eye_right"]], CLASS_ID["eyes"])
+    _fill(out, lm[p["lips_outer"]], CLASS_ID["lip"])
+    _fill(out, lm[p["lips_inner"]], CLASS_ID["mouth"])
+    return out
+
+
+class LandmarkParser(FaceParser):
+    """Default parser: polygons of the face mesh (no weights, occlusion-proof geometry)."""
+
+    def __init__(self, forehead_ratio: float = FOREHEAD_RATIO) -> None:
+        self.forehead_ratio = forehead_ratio
+
+    def parse(self, aligned: np.ndarray, landmarks_aligned: np.ndarray) -> np.ndarray:
+        return parse_landmarks(landmarks_aligned, aligned.shape[:2], self.forehead_ratio)

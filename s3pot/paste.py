@@ -1,0 +1,54 @@
+"""Paste back: per-face results (aligned frames) -> one photo-frame answer.
+
+Each face keeps its own frame through every stage; only here are masks mapped back, with
+the exact inverse of the alignment. Overlapping faces are combined by union.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from s3pot.parsing.base import face_region
+from s3pot.types import FaceResult
+
+
+def photo_masks(faces: list[FaceResult], shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Union over faces of occlusion, visible face and face region, in the photo frame."""
+    h, w = shape[:2]
+    occ = np.zeros((h, w), bool)
+    vis = np.zeros((h, w), bool)
+    region = np.zeros((h, w), bool)
+    for f in faces:
+        t = f.transform
+        m = face_region(f.parsing)
+        region |= t.to_photo_mask(m, (h, w))
+        if f.occlusion_prob is not None:
+            # Soft map -> photo frame -> threshold: edges land where the decoder put them.
+            p = t.to_photo_mask(f.occlusion_prob, (h, w), soft=True)
+            occ |= p >= 0.5
+        elif f.occlusion is not None:
+            occ |= t.to_photo_mask(f.occlusion, (h, w))
+        if f.visible is not None:
+            vis |= t.to_photo_mask(f.visible, (h, w))
+    vis &= ~occ  # a pixel covered for one face is not "visible face" for another
+    return {"occlusion": occ & region, "visible": vis, "face_region": region}
+
+
+def paste_references(image: np.ndarray, faces: list[FaceResult], feather: float = 0.02) -> np.ndarray:
+    """The photo with each face's reference pasted back inside its face region.
+
+    The paste is feathered over ``feather`` x crop size so no seam shows.
+    """
+    out = image.astype(np.float32)
+    h, w = image.shape[:2]
+    for f in faces:
+        if f.reference is None:
+            continue
+        m = face_region(f.parsing).astype(np.float32)
+        k = max(1, int(round(feather * f.transform.size))) * 2 + 1
+        m = cv2.GaussianBlur(m, (k, k), 0)
+        alpha = f.transform.to_photo_mask(m, (h, w), soft=True)[..., None]
+        ref = f.transform.to_photo_image(f.reference, (h, w)).astype(np.float32)
+        out = out * (1 - alpha) + ref * alpha
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -1,0 +1,147 @@
+"""The S³POT pipeline as a predictor: build once, call on many photos.
+
+Stages, each a module or a folder of named backends:
+
+    faces (s3pot.faces) -> parsing (s3pot.parsing) -> reference (s3pot.reference)
+    -> segmenter: backbone + contrast/prompts + decode (s3pot.segmenters) -> paste back
+
+In the spirit of segment-anything's ``SamPredictor``::
+
+    predictor = S3potPredictor(PipelineConfig())
+    predictor.set_image(rgb)          # faces, parsing, references
+    result = predictor.predict()      # masks per face and for the photo
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from s3pot.faces.align import ALIGN_SIZES, ffhq_quad, transform_from_quad
+from s3pot.faces.base import FaceDetector, alignment_points
+from s3pot.paste import photo_masks
+from s3pot.types import FaceResult, PhotoResult
+
+
+@dataclass
+class PipelineConfig:
+    """Which backend runs each stage, by name, with its keyword arguments."""
+
+    align_size: int = 256  # aligned crop side: 256, 512 or 1024
+    parser: str = "landmarks"
+    parser_kwargs: dict[str, Any] = field(default_factory=dict)
+    generator: str = "pca"
+    generator_kwargs: dict[str, Any] = field(default_factory=dict)
+    backbone: str = "offline"
+    backbone_kwargs: dict[str, Any] = field(default_factory=dict)
+    max_faces: int = 16
+    min_detection_confidence: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.align_size not in ALIGN_SIZES:
+            raise ValueError(f"align_size must be one of {ALIGN_SIZES}, not {self.align_size}")
+
+
+class S3potPredictor:
+    """Finds every face in a photo and segments what covers it.
+
+    Backends are built lazily: ``prepare`` with ``reference=False`` never loads a
+    generator, and nothing loads a segmenter until ``predict``.
+    """
+
+    def __init__(self, config: PipelineConfig | None = None, detector: FaceDetector | None = None) -> None:
+        self.config = config or PipelineConfig()
+        self._detector = detector
+        self._parser = None
+        self._generator = None
+        self._segmenter = None
+        self._image: np.ndarray | None = None
+        self._faces: list[FaceResult] = []
+
+    # -- stage backends -------------------------------------------------------------
+    @property
+    def detector(self) -> FaceDetector:
+        if self._detector is None:
+            from s3pot.faces.mediapipe_mesh import MediapipeFaceMesh
+
+            self._detector = MediapipeFaceMesh(
+                max_faces=self.config.max_faces, min_confidence=self.config.min_detection_confidence
+            )
+        return self._detector
+
+    @property
+    def parser(self):
+        if self._parser is None:
+            from s3pot.parsing.base import build_parser
+
+            self._parser = build_parser(self.config.parser, **self.config.parser_kwargs)
+        return self._parser
+
+    @property
+    def generator(self):
+        if self._generator is None:
+            from s3pot.reference.base import build_generator
+
+            self._generator = build_generator(self.config.generator, **self.config.generator_kwargs)
+        return self._generator
+
+    @property
+    def segmenter(self):
+        if self._segmenter is None:
+            from s3pot.segmenters.base import build_segmenter
+
+            self._segmenter = build_segmenter(self.config.backbone, **self.config.backbone_kwargs)
+        return self._segmenter
+
+    # -- stages -----------------------------------------------------------------------
+    def prepare(self, image: np.ndarray, reference: bool = True) -> list[FaceResult]:
+        """Faces -> alignment -> parsing (-> reference) for every face of ``image``."""
+        image = _check_rgb(image)
+        results = []
+        for face in self.detector.detect(image):
+            quad = ffhq_quad(*alignment_points(face.landmarks))
+            t = transform_from_quad(quad, self.config.align_size)
+            aligned = t.warp_image(image)
+            lm = t.to_aligned(face.landmarks)
+            parsing = self.parser.parse(aligned, lm)
+            fr = FaceResult(face=face, transform=t, aligned=aligned, landmarks_aligned=lm, parsing=parsing)
+            fr.extras["valid"] = t.valid_mask(image.shape)
+            if reference:
+                ref = self.generator.generate(aligned, lm, parsing)
+                fr.reference, fr.confidence = ref.image, ref.confidence
+            results.append(fr)
+        return results
+
+    def set_image(self, image: np.ndarray) -> None:
+        """Run every stage up to the reference on an RGB uint8 photo (H, W, 3)."""
+        self._image = _check_rgb(image)
+        self._faces = self.prepare(self._image)
+
+    def predict(self) -> PhotoResult:
+        """Segment every face of the image given to :meth:`set_image`."""
+        if self._image is None:
+            raise RuntimeError("call set_image() before predict()")
+        for fr in self._faces:
+            out = self.segmenter.segment(fr)
+            valid = fr.extras.get("valid")
+            region = out.face_region if valid is None else out.face_region & valid
+            fr.visible = out.visible & region
+            fr.occlusion = out.occlusion & region
+            fr.occlusion_prob = np.where(region, out.occlusion_prob, 0).astype(np.float32)
+            fr.extras.update(out.extras)
+        masks = photo_masks(self._faces, self._image.shape)
+        return PhotoResult(image_shape=self._image.shape[:2], faces=self._faces, **masks)
+
+    def segment(self, image: np.ndarray) -> PhotoResult:
+        """``set_image`` then ``predict``."""
+        self.set_image(image)
+        return self.predict()
+
+
+def _check_rgb(image: np.ndarray) -> np.ndarray:
+    arr = np.asarray(image)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
+        raise ValueError(f"expected an RGB uint8 array (H, W, 3), got {arr.dtype} {arr.shape}")
+    return np.ascontiguousarray(arr)
