@@ -16,6 +16,9 @@ frame never pay for that second pass.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import threading
 
 import cv2
@@ -47,10 +50,12 @@ class MediapipeFaceMesh(FaceDetector):
         self.detect_max_side = detect_max_side
         self.min_confidence = min_confidence
         self._detector = None  # full-range detector, built on first need
+        self._warm = False
 
     def _run(self, image: np.ndarray) -> list[np.ndarray]:
-        with self._lock:
+        with self._lock, _quiet_native_logs(first=not self._warm):
             res = self._mesh.process(np.ascontiguousarray(image))
+            self._warm = True
         if not res.multi_face_landmarks:
             return []
         h, w = image.shape[:2]
@@ -98,7 +103,7 @@ class MediapipeFaceMesh(FaceDetector):
             self._detector = mp.solutions.face_detection.FaceDetection(
                 model_selection=1, min_detection_confidence=self.min_confidence
             )
-        with self._lock:
+        with self._lock, _quiet_native_logs(first=True):
             res = self._detector.process(np.ascontiguousarray(image))
         h, w = image.shape[:2]
         extra: list[np.ndarray] = []
@@ -124,6 +129,31 @@ class MediapipeFaceMesh(FaceDetector):
         self._mesh.close()
         if self._detector is not None:
             self._detector.close()
+
+
+@contextlib.contextmanager
+def _quiet_native_logs(first: bool):
+    """Silence the TFLite/absl banner mediapipe's C++ prints to fd 2 on a graph's first run.
+
+    Only the first call of a graph is wrapped, so a later native crash still reaches the user.
+    """
+    if not first:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _inside(x: float, y: float, pts: np.ndarray) -> bool:

@@ -38,23 +38,32 @@ def _loops(edges: frozenset) -> list[list[int]]:
     return chains
 
 
+_LIP_OUTER = 0  # upper lip, outer edge, centre
+_BROW_OUTER_ENDS = frozenset((46, 70, 276, 300))  # temple-side ends of the brow arcs
+
+
 @lru_cache(maxsize=1)
 def parts() -> dict[str, list[int]]:
     """Name -> ordered vertex ids of each part outline."""
     from mediapipe.python.solutions import face_mesh_connections as c
 
-    lips = sorted(_loops(c.FACEMESH_LIPS), key=len)
+    # Both lip loops have 20 vertices: tell them apart by a vertex of the outer loop (0,
+    # the top of the upper lip's outer edge), not by length.
+    lips_outer, lips_inner = sorted(_loops(c.FACEMESH_LIPS), key=lambda loop: _LIP_OUTER not in loop)
     out = {
         "oval": _loops(c.FACEMESH_FACE_OVAL)[0],
-        "lips_inner": lips[0],
-        "lips_outer": lips[1],
+        "lips_inner": lips_inner,
+        "lips_outer": lips_outer,
         "eye_left": _loops(c.FACEMESH_RIGHT_EYE)[0],  # subject's right = image left
         "eye_right": _loops(c.FACEMESH_LEFT_EYE)[0],
     }
     for side, edges in (("left", c.FACEMESH_RIGHT_EYEBROW), ("right", c.FACEMESH_LEFT_EYEBROW)):
-        a, b = _loops(edges)
-        out[f"brow_{side}"] = a + b[::-1] if a[-1] != b[-1] else a + b[::-1][1:]
+        # Two open chains (lower and upper arc). Orient both outer end -> inner end, then
+        # walk one forward and the other back: a simple closed ring (not a bow-tie).
+        a, b = (ch if ch[0] in _BROW_OUTER_ENDS else ch[::-1] for ch in _loops(edges))
+        out[f"brow_{side}"] = a + b[::-1]
     return out
+
 
 
 # Upper brow arcs (image left to image right), used for the forehead / hairline curve.

@@ -50,9 +50,9 @@ def greedy_match(
     Returns ``(rows, cols, values)`` of the accepted pairs in acceptance order. Pairs below
     ``threshold`` (when given) are never matched; NaN counts as unmatchable.
     """
-    s = sim.detach().float().clone()
     neg_inf = float("-inf")
-    s = torch.nan_to_num(s, nan=neg_inf, posinf=torch.finfo(s.dtype).max)
+    # nan_to_num returns a fresh tensor: the caller's matrix is never modified.
+    s = torch.nan_to_num(sim.detach().float(), nan=neg_inf, posinf=torch.finfo(torch.float32).max)
     if threshold is not None:
         s = s.masked_fill(s < threshold, neg_inf)
     row_ids = torch.arange(s.shape[0], device=s.device)

@@ -1,0 +1,87 @@
+"""Quality and speed of the default (offline) segmenter on the dev benchmark.
+
+    python benchmarks/offline_quality.py [--bench ../shared/data/bench] [--set key=value ...]
+
+Prints occluder IoU (pooled), mean per-image IoU, clean false-positive rate (fraction of the
+face region flagged on clean images), IoU per occluder family, and the median end-to-end
+time per photo (detection to pasted-back mask) as a ratio to mediapipe's face-mesh call on
+the same photos in the same run, plus peak memory. ``--set`` overrides OfflineParams fields
+(for tuning; record what you change). ``--limit N`` uses every k-th image for quick checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from s3pot.eval.metrics import score_image, summarize
+from s3pot.image_io import load_image
+from s3pot.pipeline import PipelineConfig, S3potPredictor
+
+
+def _parse_sets(items: list[str]) -> dict:
+    out = {}
+    for it in items:
+        k, v = it.split("=", 1)
+        out[k] = float(v) if "." in v or "e" in v else int(v)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bench", default=str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "bench"))
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--limit", type=int, default=0, help="use every k-th image")
+    ap.add_argument("--size", type=int, default=256)
+    args = ap.parse_args(argv)
+    bench = Path(args.bench)
+    if not (bench / "images").is_dir():
+        print(f"benchmark not found at {bench}", file=sys.stderr)
+        return 2
+    families = {r["name"]: r["family"] for r in csv.DictReader(open(bench / "families.csv"))}
+    names = sorted(p.stem for p in (bench / "images").glob("*.png"))
+    if args.limit:
+        names = names[:: args.limit]
+    pred = S3potPredictor(PipelineConfig(align_size=args.size, backbone_kwargs=_parse_sets(args.set)))
+    mesh = pred.detector._mesh  # the raw face-mesh call, timed as the baseline
+    pred.segment(load_image(bench / "images" / f"{names[0]}.png"))  # warm up every stage
+    scores, by_family, t_pipe, t_mesh, missed = [], {}, [], [], 0
+    for name in names:
+        image = load_image(bench / "images" / f"{name}.png")
+        gt = load_image(bench / "masks" / f"{name}.png")[..., 0] > 127
+        face = load_image(bench / "face" / f"{name}.png")[..., 0] > 127
+        t0 = time.perf_counter()
+        mesh.process(image)
+        t1 = time.perf_counter()
+        result = pred.segment(image)
+        t2 = time.perf_counter()
+        t_mesh.append(t1 - t0)
+        t_pipe.append(t2 - t1)
+        missed += not result.faces
+        s = score_image(name, result.occlusion, gt, face=face)
+        scores.append(s)
+        by_family.setdefault(families.get(name, "?"), []).append(s)
+    total = summarize(scores)
+    print(f"images: {len(names)}  no face found: {missed}")
+    print("| set | occluder IoU | mean IoU | precision | recall | clean FP |")
+    print("|---|---|---|---|---|---|")
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    for fam, ss in [("all", scores)] + sorted(by_family.items()):
+        m = total if fam == "all" else summarize(ss)
+        print(f"| {fam} | {fmt(m['occluder_iou'])} | {fmt(m['mean_iou'])} | {fmt(m['precision'])} "
+              f"| {fmt(m['recall'])} | {fmt(m['clean_fp_rate'])} |")
+    med_p, med_m = float(np.median(t_pipe)), float(np.median(t_mesh))
+    print(f"median time per photo: s3pot {med_p * 1e3:.1f} ms, face mesh {med_m * 1e3:.1f} ms, "
+          f"ratio {med_p / med_m:.2f}")
+    print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

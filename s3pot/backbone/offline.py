@@ -1,0 +1,61 @@
+"""Offline backbone: a fixed, training-free token encoder standing in for SAM's ViT.
+
+SAM's image encoder is what makes raw-vs-reference contrast meaningful in the paper; here no
+SAM weights can be had and 20 s per encoder pass is too slow anyway. Tokens of this encoder
+describe an ``patch x patch`` cell by colour (CIE Lab mean and spread) and texture (gradient
+energy in four orientations), at the cell and over its 3x3 neighbourhood ("enhanced"
+features: the context the decoder's cross-attention gives SAM tokens). Channels are
+standardised jointly over the raw and reference images so that cosine similarity compares
+deviations from the face's own statistics, not absolute brightness.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+
+def _cell_features(image: np.ndarray, grid: int) -> np.ndarray:
+    """(grid, grid, 8) float32: Lab mean (3), L spread (1), oriented gradient energy (4)."""
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    L = lab[..., 0]
+    gx = cv2.Sobel(L, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(L, cv2.CV_32F, 0, 1, ksize=3)
+    mag = np.sqrt(gx * gx + gy * gy)
+    ang = np.mod(np.arctan2(gy, gx), np.pi)
+    bins = np.minimum((ang / (np.pi / 4)).astype(np.int32), 3)
+    orient = np.zeros(image.shape[:2] + (4,), np.float32)
+    for k in range(4):
+        orient[..., k] = np.where(bins == k, mag, 0)
+    stack = np.concatenate([lab, (L * L)[..., None], orient], axis=2)
+    cells = cv2.resize(stack, (grid, grid), interpolation=cv2.INTER_AREA)
+    spread = np.sqrt(np.maximum(cells[..., 3] - cells[..., 0] ** 2, 0))
+    cells[..., 3] = spread
+    cells[..., 4:] = np.sqrt(cells[..., 4:])  # energy -> amplitude, less heavy-tailed
+    return cells
+
+
+class OfflineEncoder:
+    """Encodes raw and reference images together into token grids ``[2, C, g, g]``."""
+
+    def __init__(self, grid: int = 32) -> None:
+        self.grid = grid
+
+    def encode_pair(self, raw: np.ndarray, ref: np.ndarray, region: np.ndarray | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings ``E_I, E_R`` (cell features) and enhanced ``F_I, F_R`` (with context)."""
+        cells = np.stack([_cell_features(raw, self.grid), _cell_features(ref, self.grid)])
+        # Joint standardisation over both images (inside the face region when given).
+        if region is not None:
+            m = cv2.resize(region.astype(np.uint8), (self.grid, self.grid), interpolation=cv2.INTER_NEAREST) > 0
+            sample = cells[:, m] if m.any() else cells.reshape(2, -1, cells.shape[-1])
+        else:
+            sample = cells.reshape(2, -1, cells.shape[-1])
+        mu = sample.reshape(-1, cells.shape[-1]).mean(0)
+        sd = sample.reshape(-1, cells.shape[-1]).std(0) + 1e-3
+        z = (cells - mu) / sd
+        ctx = np.stack([cv2.blur(z[i], (3, 3), borderType=cv2.BORDER_REFLECT) for i in range(2)])
+        e = torch.from_numpy(np.ascontiguousarray(z.transpose(0, 3, 1, 2)))
+        f = torch.from_numpy(np.ascontiguousarray(np.concatenate([z, ctx], axis=3).transpose(0, 3, 1, 2)))
+        return e, f

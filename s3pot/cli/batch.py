@@ -1,0 +1,101 @@
+"""Batch runner shared by the subcommands that process photos.
+
+What a batch promises: a progress bar, a bad file reported on one line and skipped (the
+batch goes on), outputs written atomically, ``--skip-existing`` to resume, a summary at the
+end, and a non-zero exit status when any input failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from s3pot.errors import S3potError
+from s3pot.image_io import find_images
+
+
+@dataclass
+class BatchSummary:
+    photos: int = 0
+    faces: int = 0
+    no_face: list[str] = field(default_factory=list)
+    skipped: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [
+            f"photos: {self.photos} processed, {self.skipped} skipped (existing), "
+            f"{len(self.failures)} failed",
+            f"faces found: {self.faces}; photos without a face: {len(self.no_face)}",
+        ]
+        out += [f"  no face: {name}" for name in self.no_face]
+        out += [f"  failed: {name}: {why}" for name, why in self.failures]
+        return out
+
+
+def output_stem(path: Path, root: Path | None, outdir: Path) -> Path:
+    """OUTDIR/<relative path without suffix>: folders keep their structure, so two
+    photos with the same name in different subfolders do not overwrite each other."""
+    rel = path.resolve().relative_to(root) if root is not None else Path(path.name)
+    return outdir / rel.with_suffix("")
+
+
+def add_batch_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (recursive) or globs")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder")
+    p.add_argument("--skip-existing", action="store_true", help="skip photos whose outputs exist (resume)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_batch(
+    args: argparse.Namespace,
+    process: Callable[[Path, Path], int],
+    expected_outputs: Callable[[Path], list[Path]],
+) -> int:
+    """Run ``process(photo, stem) -> faces found`` over every input; return an exit code."""
+    from tqdm import tqdm
+
+    outdir = Path(args.output)
+    paths, problems = find_images(args.inputs)
+    roots = _roots(args.inputs)
+    summary = BatchSummary(failures=[(name, why) for name, why in problems])
+    for name, why in problems:
+        print(f"s3pot: {name}: {why}", file=sys.stderr)
+    bar = tqdm(paths, unit="photo", disable=args.quiet or not paths, file=sys.stderr, dynamic_ncols=True)
+    for path in bar:
+        stem = output_stem(path, _root_of(path, roots), outdir)
+        if args.skip_existing and all(p.exists() for p in expected_outputs(stem)):
+            summary.skipped += 1
+            continue
+        try:
+            n = process(path, stem)
+        except S3potError as exc:
+            summary.failures.append((str(path), exc.problem if hasattr(exc, "problem") else str(exc)))
+            tqdm.write(f"s3pot: {exc}", file=sys.stderr)
+            continue
+        except MemoryError:
+            summary.failures.append((str(path), "out of memory"))
+            tqdm.write(f"s3pot: {path}: out of memory", file=sys.stderr)
+            continue
+        summary.photos += 1
+        summary.faces += n
+        if n == 0:
+            summary.no_face.append(str(path))
+    for line in summary.lines():
+        print(line, file=sys.stderr)
+    return 1 if summary.failures else 0
+
+
+def _roots(inputs: list[str]) -> list[Path]:
+    return [Path(i).resolve() for i in inputs if Path(i).is_dir()]
+
+
+def _root_of(path: Path, roots: list[Path]) -> Path | None:
+    rp = path.resolve()
+    for r in roots:
+        if rp.is_relative_to(r):
+            return r
+    return None

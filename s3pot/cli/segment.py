@@ -1,0 +1,112 @@
+"""``s3pot segment``: occlusion masks for every face of every photo."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from s3pot.cli.batch import add_batch_arguments, run_batch
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "segment",
+        help="occlusion masks of every face in photos",
+        description="Writes NAME.occlusion.png (0/255, photo size, 255 = face covered by "
+        "something) and NAME.overlay.jpg per photo; more with the flags below.",
+    )
+    add_batch_arguments(p)
+    add_pipeline_arguments(p)
+    p.add_argument("--json", action="store_true", help="NAME.json: faces, boxes, landmarks, RLE masks")
+    p.add_argument("--save-parsing", action="store_true", help="NAME.parsing.png (parsing pasted back)")
+    p.add_argument("--save-visible", action="store_true", help="NAME.visible.png (visible-face mask)")
+    p.add_argument("--save-reference", action="store_true", help="NAME.reference.png (de-occluded photo)")
+    p.set_defaults(func=run)
+
+
+def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("pipeline")
+    g.add_argument("--size", type=int, default=256, choices=(256, 512, 1024), help="aligned crop size")
+    g.add_argument("--max-faces", type=int, default=16)
+    g.add_argument("--parser", default="landmarks", help="face parser backend (landmarks, bisenet)")
+    g.add_argument("--parser-checkpoint", help="checkpoint for --parser bisenet (79999_iter.pth)")
+    g.add_argument("--generator", default="pca", help="reference generator backend (pca, e4s)")
+    g.add_argument("--reference-model", help="model file for --generator pca (from fit-reference)")
+    g.add_argument("--e4s-checkpoint", help="checkpoint for --generator e4s")
+    g.add_argument("--backbone", default=None, choices=("offline", "sam"),
+                   help="segmenter backbone (default: sam if --sam-checkpoint is given, else offline)")
+    g.add_argument("--sam-checkpoint", help="official SAM checkpoint (sam_vit_b_01ec64.pth, ...)")
+    g.add_argument("--sam-model-type", choices=("vit_b", "vit_l", "vit_h"), help="inferred when omitted")
+    g.add_argument("--screening", help="trained screening-network checkpoint (s3pot train)")
+    g.add_argument("--fit-steps", type=int, default=0, help="per-image fitting steps (SAM backbone)")
+    g.add_argument("--device", default="cpu")
+
+
+def config_from_args(args: argparse.Namespace):
+    """PipelineConfig from the pipeline flags."""
+    from s3pot.pipeline import PipelineConfig
+
+    parser_kwargs = {"checkpoint": args.parser_checkpoint} if args.parser_checkpoint else {}
+    gen_kwargs: dict = {}
+    if args.generator == "pca" and args.reference_model:
+        gen_kwargs["model"] = args.reference_model
+    if args.e4s_checkpoint:
+        gen_kwargs["checkpoint"] = args.e4s_checkpoint
+    backbone = args.backbone or ("sam" if args.sam_checkpoint else "offline")
+    bb_kwargs: dict = {}
+    if backbone == "sam":
+        if not args.sam_checkpoint:
+            raise SystemExit("s3pot: --backbone sam needs --sam-checkpoint PATH "
+                             "(get one with: s3pot weights download sam_vit_b)")
+        bb_kwargs = {"sam_checkpoint": args.sam_checkpoint, "model_type": args.sam_model_type,
+                     "screening": args.screening, "fit_steps": args.fit_steps, "device": args.device}
+    return PipelineConfig(
+        align_size=args.size, max_faces=args.max_faces,
+        parser=args.parser, parser_kwargs=parser_kwargs,
+        generator=args.generator, generator_kwargs=gen_kwargs,
+        backbone=backbone, backbone_kwargs=bb_kwargs,
+    )
+
+
+def _outputs(args: argparse.Namespace, stem: Path) -> list[Path]:
+    outs = [Path(f"{stem}.occlusion.png"), Path(f"{stem}.overlay.jpg")]
+    for flag, suffix in (("json", "json"), ("save_parsing", "parsing.png"),
+                         ("save_visible", "visible.png"), ("save_reference", "reference.png")):
+        if getattr(args, flag):
+            outs.append(Path(f"{stem}.{suffix}"))
+    return outs
+
+
+def run(args: argparse.Namespace) -> int:
+    from s3pot.errors import S3potError
+    from s3pot.export import result_to_json
+    from s3pot.image_io import load_image, save_image, save_json
+    from s3pot.paste import paste_references
+    from s3pot.pipeline import S3potPredictor
+    from s3pot.render import overlay, parsing_in_photo
+
+    try:
+        predictor = S3potPredictor(config_from_args(args))
+        predictor.segmenter  # build the models before the batch: fail once, early
+    except S3potError as exc:
+        raise SystemExit(f"s3pot: {exc}") from None
+
+    def process(path: Path, stem: Path) -> int:
+        image = load_image(path)
+        result = predictor.segment(image)
+        u8 = lambda m: (m.astype(np.uint8) * 255)  # noqa: E731
+        save_image(f"{stem}.occlusion.png", u8(result.occlusion))
+        save_image(f"{stem}.overlay.jpg", overlay(image, result.occlusion, result.faces, result.face_region))
+        if args.json:
+            save_json(f"{stem}.json", result_to_json(result, str(path)))
+        if args.save_parsing:
+            save_image(f"{stem}.parsing.png", parsing_in_photo(image, result.faces))
+        if args.save_visible:
+            save_image(f"{stem}.visible.png", u8(result.visible))
+        if args.save_reference:
+            save_image(f"{stem}.reference.png", paste_references(image, result.faces))
+        return len(result.faces)
+
+    return run_batch(args, process, lambda stem: _outputs(args, stem))

@@ -1,0 +1,1 @@
+"""Decoders: from prompts and evidence to pixel-accurate masks."""

@@ -1,0 +1,220 @@
+"""The shape-free frame: a piecewise-affine warp between an aligned face and a fixed grid.
+
+Why a shape-free frame: a linear (PCA) texture model only works when every pixel of the
+model means the same place on every face. Warping each face onto the mean shape of the
+mesh (per triangle, an affine map) removes identity and expression geometry, so the
+texture basis only has to explain appearance.
+
+Everything that depends on the mean shape alone (triangle id and barycentric weights of
+each texel) is computed once. Per face, only the landmark positions change, so the
+forward warp (aligned -> shape-free) is a gather of three landmarks per texel and one
+``cv2.remap``. The inverse warp (shape-free -> aligned) rasterises triangle ids on a low
+resolution grid with a vectorised barycentric test, then upsamples the (continuous,
+piecewise-linear) coordinate map bilinearly: exact at the grid nodes, a sub-pixel error
+in between, and no Python loop over triangles.
+
+The vertices are the 478 mesh landmarks plus a ring of extra vertices extrapolated
+outwards from the face oval (a fixed linear combination of landmarks). The ring extends
+the model above the mesh to the hairline, where the face region M of the parsing reaches
+(a hat brim covers exactly that band), and a little beyond the jaw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+N_MESH = 478
+
+
+def rasterize(
+    verts: np.ndarray, tris: np.ndarray, height: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Triangle id (-1 = none) and barycentric weights of every pixel centre.
+
+    ``verts`` (P, 2) are in pixel units of the target grid (pixel centres at integers).
+    Triangles are tested over their bounding boxes, grouped by box size so that a few
+    numpy passes cover all of them. Where triangles overlap (folds under strong pose),
+    the one listed last wins, deterministically.
+    """
+    tid = np.full((height, width), -1, np.int32)
+    bary = np.zeros((height, width, 3), np.float32)
+    a, b, c = verts[tris[:, 0]], verts[tris[:, 1]], verts[tris[:, 2]]
+    lo = np.floor(np.minimum(np.minimum(a, b), c)).astype(np.int64)
+    hi = np.ceil(np.maximum(np.maximum(a, b), c)).astype(np.int64)
+    v0, v1 = b - a, c - a
+    det = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
+    ok = (np.abs(det) > 1e-9) & (hi[:, 0] >= 0) & (hi[:, 1] >= 0)
+    ok &= (lo[:, 0] < width) & (lo[:, 1] < height)
+    ext = np.max(hi - lo + 1, axis=1)
+    sizes = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]
+    prev = 0
+    for k in sizes:
+        sel = np.nonzero(ok & (ext > prev) & (ext <= k))[0]
+        prev = k
+        if sel.size == 0:
+            continue
+        r = np.arange(k)
+        px = lo[sel, 0][:, None, None] + r[None, None, :]  # (n, 1, k)
+        py = lo[sel, 1][:, None, None] + r[None, :, None]  # (n, k, 1)
+        dx = px - a[sel, 0][:, None, None]
+        dy = py - a[sel, 1][:, None, None]
+        inv = 1.0 / det[sel][:, None, None]
+        b1 = (dx * v1[sel, 1][:, None, None] - v1[sel, 0][:, None, None] * dy) * inv
+        b2 = (v0[sel, 0][:, None, None] * dy - dx * v0[sel, 1][:, None, None]) * inv
+        b0 = 1.0 - b1 - b2
+        eps = -1e-6
+        inside = (b0 >= eps) & (b1 >= eps) & (b2 >= eps)
+        inside &= (px >= 0) & (px < width) & (py >= 0) & (py < height)
+        n_i, y_i, x_i = np.nonzero(inside)
+        gx = px[n_i, 0, x_i]
+        gy = py[n_i, y_i, 0]
+        tid[gy, gx] = sel[n_i]
+        bary[gy, gx, 0] = b0[n_i, y_i, x_i]
+        bary[gy, gx, 1] = b1[n_i, y_i, x_i]
+        bary[gy, gx, 2] = b2[n_i, y_i, x_i]
+    return tid, bary
+
+
+@dataclass
+class ShapeFreeFrame:
+    """Mean shape, triangulation and texel grid of the model.
+
+    Coordinates: ``mean_shape`` is in *normalised aligned* units, u = (p + 0.5) / S for an
+    aligned pixel p of a crop of size S. Texel (i, j) has its centre at
+    ``origin + (j + 0.5, i + 0.5) * texel``.
+    """
+
+    mean_shape: np.ndarray  # (P, 2) float64, 478 mesh vertices then the ring
+    ring_weights: np.ndarray  # (R, 478) float64: ring = ring_weights @ landmarks
+    triangles: np.ndarray  # (T, 3) int32 into the P vertices
+    origin: np.ndarray  # (2,) float64 normalised coords of the grid's top-left corner
+    texel: float  # normalised size of one texel
+    height: int
+    width: int
+
+    def __post_init__(self) -> None:
+        self.mean_shape = np.asarray(self.mean_shape, np.float64)
+        self.triangles = np.asarray(self.triangles, np.int32)
+        verts = self.to_texel(self.mean_shape)
+        tid, bary = rasterize(verts, self.triangles, self.height, self.width)
+        self.support = tid >= 0  # (H, W) texels covered by the mesh
+        self.texel_ij = np.argwhere(self.support)  # (N, 2) row-major order
+        t = tid[self.support]
+        self.texel_vertices = self.triangles[t]  # (N, 3) vertex ids
+        self.texel_bary = bary[self.support].astype(np.float64)  # (N, 3)
+        self.verts_texel = verts  # (P, 2) mean shape in texel coords
+
+    @property
+    def n_texels(self) -> int:
+        return int(self.support.sum())
+
+    def to_texel(self, normalised: np.ndarray) -> np.ndarray:
+        """Normalised coords -> texel pixel coords (centres at integers)."""
+        return (np.asarray(normalised, np.float64) - self.origin) / self.texel - 0.5
+
+    def vertices(self, landmarks: np.ndarray) -> np.ndarray:
+        """(P, 2) warp vertices of a face: its 478 landmarks then the extrapolated ring."""
+        lm = np.asarray(landmarks, np.float64)[:N_MESH, :2]
+        return np.vstack([lm, self.ring_weights @ lm])
+
+    def sample_points(self, verts: np.ndarray) -> np.ndarray:
+        """(N, 2) positions, in the frame of ``verts``, of the texel centres."""
+        v = verts[self.texel_vertices]  # (N, 3, 2)
+        return np.einsum("nk,nkd->nd", self.texel_bary, v)
+
+    def sample(self, image: np.ndarray, verts: np.ndarray) -> np.ndarray:
+        """Texture (N, C) float32 of ``image`` under the face whose vertices are ``verts``
+        (pixel coords of ``image``). The caller low-passes ``image`` to the texel spacing."""
+        pts = self.sample_points(verts).astype(np.float32)
+        out = cv2.remap(
+            image, pts[None, :, 0], pts[None, :, 1], cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        return out.reshape(len(pts), -1).astype(np.float32)
+
+    def to_grid(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """(N, C) texel values -> (H, W, C) image (``fill`` outside the support)."""
+        values = np.asarray(values)
+        c = 1 if values.ndim == 1 else values.shape[1]
+        out = np.full((self.height, self.width, c), fill, np.float32)
+        out[self.support] = values.reshape(len(values), c)
+        return out if values.ndim > 1 else out[..., 0]
+
+    def inverse_maps(
+        self, verts: np.ndarray, size: int, grid: int = 64, grow: int = 2
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Texel coordinates (map_x, map_y), each (size, size) float32, of every pixel of an
+        aligned crop whose warp vertices are ``verts`` (aligned px).
+
+        Computed exactly on a ``grid`` x ``grid`` lattice, extended ``grow`` cells past the
+        mesh by neighbour averaging (so bilinear upsampling does not pull the support edge
+        inwards), then upsampled. Pixels far outside the mesh get -1e4 (remap border).
+        """
+        s = grid / size
+        g = (np.asarray(verts, np.float64) + 0.5) * s - 0.5
+        tid, bary = rasterize(g, self.triangles, grid, grid)
+        valid = tid >= 0
+        tv = self.verts_texel[self.triangles[np.maximum(tid, 0)]]  # (g, g, 3, 2)
+        coords = np.einsum("ijk,ijkd->ijd", bary, tv).astype(np.float32)
+        coords[~valid] = 0
+        w = valid.astype(np.float32)
+        for _ in range(grow):
+            num = cv2.blur(coords * w[..., None], (3, 3), borderType=cv2.BORDER_CONSTANT)
+            den = cv2.blur(w, (3, 3), borderType=cv2.BORDER_CONSTANT)
+            new = (den > 1e-6) & (w == 0)
+            coords[new] = num[new] / den[new][:, None]
+            w = np.where(new, 1.0, w).astype(np.float32)
+        coords[w == 0] = -1e4
+        up = cv2.resize(coords, (size, size), interpolation=cv2.INTER_LINEAR)
+        return up[..., 0], up[..., 1]
+
+
+def order_loop(loop: list[int], points: np.ndarray) -> list[int]:
+    """Loop of vertex ids starting at its topmost point, running clockwise on screen."""
+    pts = points[loop]
+    start = int(np.argmin(pts[:, 1]))
+    loop = loop[start:] + loop[:start]
+    pts = points[loop]
+    area = np.sum(pts[:, 0] * np.roll(pts[:, 1], -1) - np.roll(pts[:, 0], -1) * pts[:, 1])
+    return loop if area > 0 else [loop[0]] + loop[1:][::-1]
+
+
+def make_ring(
+    mean_lm: np.ndarray, oval: list[int], outline: np.ndarray, margin: float = 0.12,
+    minimum: float = 0.10,
+) -> np.ndarray:
+    """Ring weights (R, 478): each oval vertex pushed outwards from the oval's centre.
+
+    The push factor of each vertex is set on the mean shape so that the ring passes
+    ``margin`` beyond ``outline`` (the face region M's outline on the mean shape: the
+    forehead curve up top), and at least ``minimum`` of the centre distance elsewhere.
+    Being linear in the landmarks, the ring follows pose and scale of every face.
+    """
+    mean_lm = np.asarray(mean_lm, np.float64)
+    centre_w = np.zeros(N_MESH)
+    centre_w[oval] = 1.0 / len(oval)
+    centre = centre_w @ mean_lm
+    out = np.asarray(outline, np.float64)
+    rows = []
+    for v in oval:
+        d = mean_lm[v] - centre
+        r = np.linalg.norm(d)
+        u = d / r
+        # Distance from the centre to the outline along u (max over polygon-edge hits).
+        reach = r
+        for p, q in zip(out, np.roll(out, -1, axis=0), strict=True):
+            e = q - p
+            m = np.array([[u[0], -e[0]], [u[1], -e[1]]])
+            if abs(np.linalg.det(m)) < 1e-12:
+                continue
+            t, s = np.linalg.solve(m, p - centre)
+            if t > 0 and 0 <= s <= 1:
+                reach = max(reach, t)
+        alpha = max(minimum, reach * (1 + margin) / r - 1)
+        w = -alpha * centre_w
+        w[v] += 1 + alpha
+        rows.append(w)
+    return np.array(rows)

@@ -1,0 +1,42 @@
+"""Pictures for people: overlays, parsing in the photo frame."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from s3pot.parsing.base import PALETTE
+from s3pot.types import FaceResult
+
+OCCLUSION_TINT = np.array([255, 40, 40], np.float32)
+
+
+def overlay(image: np.ndarray, occlusion: np.ndarray, faces: list[FaceResult],
+            face_region: np.ndarray | None = None) -> np.ndarray:
+    """Occlusion tinted red, face-region outline thin white, face boxes green."""
+    out = image.astype(np.float32)
+    out[occlusion] = 0.45 * out[occlusion] + 0.55 * OCCLUSION_TINT
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    thick = max(1, round(max(image.shape[:2]) / 400))
+    if face_region is not None and face_region.any():
+        contours, _ = cv2.findContours(face_region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        cv2.drawContours(out, contours, -1, (255, 255, 255), max(1, thick // 2))
+    for f in faces:
+        x0, y0, x1, y1 = (int(round(v)) for v in f.face.box)
+        cv2.rectangle(out, (x0, y0), (x1, y1), (40, 220, 40), thick)
+    return out
+
+
+def parsing_in_photo(image: np.ndarray, faces: list[FaceResult], alpha: float = 0.6) -> np.ndarray:
+    """Every face's parsing, coloured, pasted back over the photo."""
+    h, w = image.shape[:2]
+    out = image.astype(np.float32)
+    for f in faces:
+        inv = f.transform
+        labels = cv2.warpAffine(
+            f.parsing, inv.matrix, (w, h),
+            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+        )
+        m = labels > 0
+        out[m] = (1 - alpha) * out[m] + alpha * PALETTE[labels[m]]
+    return np.clip(out, 0, 255).astype(np.uint8)

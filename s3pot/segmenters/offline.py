@@ -1,0 +1,124 @@
+"""Offline default segmenter: S³POT's stages with backends that need no download.
+
+    backbone   s3pot.backbone.offline.OfflineEncoder (fixed token features, raw + reference)
+    contrast   s3pot.prompts.contrast (token cosine contrast inside M, initial prompt p0)
+    prompts    s3pot.prompts.selection (greedy one-to-one matching -> positives / negatives)
+    screening  prompts re-weighted by their agreement with the generator's pixel evidence
+    decode     s3pot.decode.guided (soft prompt field -> guided filter -> mask)
+
+The contrast and prompt-selection code is the same as on the SAM path; only the encoder and
+the decoder differ. Nothing here is trained on occlusion masks: the few weights below were
+tuned on the dev benchmark (recorded in OfflineParams) and are documented as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from s3pot.backbone.offline import OfflineEncoder
+from s3pot.decode.guided import guided_refine
+from s3pot.parsing.base import face_region
+from s3pot.prompts.contrast import initial_prompt, token_contrast, token_mask_at_centres
+from s3pot.prompts.selection import select_prompts
+from s3pot.segmenters.base import SegmentationOutput, Segmenter, output_from_visible
+from s3pot.types import FaceResult
+
+
+@dataclass
+class OfflineParams:
+    """Hyper-parameters (tuned on ../shared/data/bench, see benchmarks/offline_quality.py)."""
+
+    grid: int = 32  # token grid over the aligned crop
+    work_size: int = 128  # decoding resolution (the aligned crop is resized to this)
+    diff_lo: float = 10.0  # Lab distance (raw vs reference) where evidence starts
+    diff_hi: float = 35.0  # ... and where it saturates
+    w_confidence: float = 0.5  # weight of the generator's (1 - confidence)
+    w_diff: float = 0.3  # weight of the raw-vs-reference colour distance
+    w_prompts: float = 0.2  # weight of the screened prompt field
+    blur: float = 1.5  # smoothing of the evidence (work px)
+    guided_radius: int = 4  # guided filter window (work px)
+    guided_eps: float = 1e-3
+    threshold: float = 0.5  # occlusion score above this -> occluded
+    min_blob: float = 0.004  # occluded components smaller than this fraction of M are dropped
+
+
+class OfflineSegmenter(Segmenter):
+    """Reference contrast + prompts + guided decoding; fractions of a second per face."""
+
+    def __init__(self, params: OfflineParams | None = None) -> None:
+        self.p = params or OfflineParams()
+        self.encoder = OfflineEncoder(self.p.grid)
+
+    def segment(self, face: FaceResult) -> SegmentationOutput:
+        if face.reference is None:
+            raise ValueError("the offline segmenter needs a reference (run the reference stage)")
+        p = self.p
+        size = face.aligned.shape[0]
+        ws = p.work_size
+        raw = cv2.resize(face.aligned, (ws, ws), interpolation=cv2.INTER_AREA)
+        ref = cv2.resize(face.reference, (ws, ws), interpolation=cv2.INTER_AREA)
+        region = cv2.resize(face_region(face.parsing).astype(np.uint8), (ws, ws),
+                            interpolation=cv2.INTER_NEAREST) > 0
+        conf = face.confidence if face.confidence is not None else np.ones((size, size), np.float32)
+        conf = cv2.resize(conf.astype(np.float32), (ws, ws), interpolation=cv2.INTER_AREA)
+
+        # Backbone + contrast + prompts (shared with the SAM path).
+        e, f = self.encoder.encode_pair(raw, ref, region)
+        tmask = token_mask_at_centres(region, (p.grid, p.grid))
+        if not tmask.any():
+            return output_from_visible(np.ones((size, size), np.float32), face.parsing)
+        contrast = token_contrast(e[:1], e[1:], tmask)
+        p0 = int(initial_prompt(contrast)[0])
+        prompts = select_prompts(f[:1], f[1:], tmask)[0]
+
+        # Pixel evidence of occlusion from the generator.
+        lab_raw = cv2.cvtColor(raw, cv2.COLOR_RGB2LAB).astype(np.float32)
+        lab_ref = cv2.cvtColor(ref, cv2.COLOR_RGB2LAB).astype(np.float32)
+        dist = np.linalg.norm(lab_raw - lab_ref, axis=2)
+        e_diff = np.clip((dist - p.diff_lo) / (p.diff_hi - p.diff_lo), 0, 1)
+        e_conf = 1.0 - np.clip(conf, 0, 1)
+
+        # Screening: each prompt's vote is weighted by how much the pixel evidence under it
+        # agrees with its label; the votes form a soft field on the token grid.
+        ev_tok = cv2.resize(0.5 * (e_diff + e_conf), (p.grid, p.grid), interpolation=cv2.INTER_AREA)
+        field = np.full(p.grid * p.grid, np.nan, np.float32)
+        ev = ev_tok.reshape(-1)
+        neg = prompts.negative.numpy()
+        pos = prompts.positive.numpy()
+        field[neg] = 0.5 + 0.5 * ev[neg]  # occlusion votes, stronger where evidence agrees
+        field[pos] = 0.5 * ev[pos]  # visible votes
+        field[p0] = 0.0
+        field = np.nan_to_num(field, nan=0.0).reshape(p.grid, p.grid)
+        e_prompt = cv2.resize(field, (ws, ws), interpolation=cv2.INTER_LINEAR)
+
+        score = p.w_confidence * e_conf + p.w_diff * e_diff + p.w_prompts * e_prompt
+        if p.blur > 0:
+            score = cv2.GaussianBlur(score, (0, 0), p.blur)
+        score = guided_refine(raw, score, p.guided_radius, p.guided_eps)
+        occ = (score >= p.threshold) & region
+        occ = _drop_small(occ, p.min_blob * max(region.sum(), 1))
+        # Soft output: keep the refined score where the cleaned mask agrees.
+        soft = np.where(occ, np.maximum(score, 0.5), np.minimum(score, 0.499)).astype(np.float32)
+        occ_full = cv2.resize(soft, (size, size), interpolation=cv2.INTER_LINEAR)
+        visible_prob = 1.0 - occ_full
+        return output_from_visible(
+            visible_prob, face.parsing, prompts=prompts, p0=p0, token_contrast=contrast[0].numpy()
+        )
+
+
+def _drop_small(mask: np.ndarray, min_area: float) -> np.ndarray:
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area
+    return keep[labels]
+
+
+def build_offline_segmenter(**kwargs) -> OfflineSegmenter:
+    """Registry builder: keyword arguments override :class:`OfflineParams` fields."""
+    return OfflineSegmenter(OfflineParams(**kwargs))
+
+
+__all__ = ["OfflineParams", "OfflineSegmenter", "build_offline_segmenter"]
