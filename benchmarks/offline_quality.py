@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
     ap.add_argument("--limit", type=int, default=0, help="use every k-th image")
     ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--reference-model", help="PCA reference model (default: the shipped one)")
     args = ap.parse_args(argv)
     bench = Path(args.bench)
     if not (bench / "images").is_dir():
@@ -48,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     names = sorted(p.stem for p in (bench / "images").glob("*.png"))
     if args.limit:
         names = names[:: args.limit]
-    pred = S3potPredictor(PipelineConfig(align_size=args.size, backbone_kwargs=_parse_sets(args.set)))
+    gen_kwargs = {"model": args.reference_model} if args.reference_model else {}
+    pred = S3potPredictor(PipelineConfig(align_size=args.size, generator_kwargs=gen_kwargs,
+                                         backbone_kwargs=_parse_sets(args.set)))
     mesh = pred.detector._mesh  # the raw face-mesh call, timed as the baseline
     pred.segment(load_image(bench / "images" / f"{names[0]}.png"))  # warm up every stage
     scores, by_family, t_pipe, t_mesh, missed = [], {}, [], [], 0

@@ -32,11 +32,7 @@ def parsing_in_photo(image: np.ndarray, faces: list[FaceResult], alpha: float = 
     h, w = image.shape[:2]
     out = image.astype(np.float32)
     for f in faces:
-        inv = f.transform
-        labels = cv2.warpAffine(
-            f.parsing, inv.matrix, (w, h),
-            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0,
-        )
+        labels = f.transform.to_photo_labels(f.parsing, (h, w))
         m = labels > 0
         out[m] = (1 - alpha) * out[m] + alpha * PALETTE[labels[m]]
     return np.clip(out, 0, 255).astype(np.uint8)

@@ -16,6 +16,7 @@ of its two-way transformer, with a forward hook: SAM itself is never forked or p
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -84,7 +85,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if p.is_dir():
         raise CheckpointError(p, "is a folder, not a SAM checkpoint file")
     try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's own notes on odd pickles: we report one line
+            warnings.simplefilter("ignore")
+            obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure: corrupt or not a checkpoint
         raise CheckpointError(p, f"not a readable PyTorch checkpoint ({_first_line(exc)})") from None
     if isinstance(obj, dict) and "image_encoder.patch_embed.proj.weight" not in obj:

@@ -80,6 +80,11 @@ def run_batch(
             summary.failures.append((str(path), "out of memory"))
             tqdm.write(f"s3pot: {path}: out of memory", file=sys.stderr)
             continue
+        except OSError as exc:  # an output could not be written (disk full, permissions)
+            why = f"cannot write outputs ({exc.strerror or exc})"
+            summary.failures.append((str(path), why))
+            tqdm.write(f"s3pot: {path}: {why}", file=sys.stderr)
+            continue
         summary.photos += 1
         summary.faces += n
         if n == 0:

@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         predictor = S3potPredictor(config_from_args(args))
-        predictor.segmenter  # build the models before the batch: fail once, early
+        # Build the models before the batch: a missing model fails once, early.
+        _ = predictor.segmenter, predictor.generator
     except S3potError as exc:
         raise SystemExit(f"s3pot: {exc}") from None
 

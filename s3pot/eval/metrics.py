@@ -96,9 +96,12 @@ def score_image(
     """Score one image. ``pred_visible`` defaults to ``face`` minus the predicted occlusion.
 
     That default scores a method that outputs only occlusion inside the annotated face
-    region, which is what the face/non-face mIoU of an occlusion mask means.
+    region, which is what the face/non-face mIoU of an occlusion mask means. Likewise
+    ``gt_visible`` defaults to ``face`` minus the ground-truth occlusion.
     """
     pred = np.asarray(pred_occlusion, bool)
+    if gt_visible is None and face is not None and gt_occlusion is not None:
+        gt_visible = np.asarray(face, bool) & ~np.asarray(gt_occlusion, bool)
     occ = Confusion.of(pred, gt_occlusion) if gt_occlusion is not None else None
     vis = None
     if gt_visible is not None:

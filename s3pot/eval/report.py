@@ -18,13 +18,13 @@ COLUMNS = (
 )
 
 
-def _pct(value: float | None, digits: int = 1) -> str:
+def pct(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{100.0 * value:.{digits}f}"
 
 
 def _row(label: str, m: dict) -> str:
     cells = [label, str(m["n_images"])]
-    cells += [_pct(m[k], 2 if k == "clean_fp_rate" else 1) for k, _ in COLUMNS]
+    cells += [pct(m[k], 2 if k == "clean_fp_rate" else 1) for k, _ in COLUMNS]
     return "| " + " | ".join(cells) + " |"
 
 

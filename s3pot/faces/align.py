@@ -58,6 +58,33 @@ class AlignTransform:
             > 0
         )
 
+    def photo_roi(self, photo_shape: tuple[int, int]) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1): the photo pixels the aligned square can reach, clipped."""
+        h, w = photo_shape[:2]
+        s = self.size
+        corners = self.to_photo(np.array([[-1, -1], [s, -1], [s, s], [-1, s]], np.float64))
+        x0, y0 = np.floor(corners.min(0)).astype(int) - 1
+        x1, y1 = np.ceil(corners.max(0)).astype(int) + 2
+        return max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+
+    def _to_photo(self, src: np.ndarray, photo_shape: tuple[int, int], flags: int) -> np.ndarray:
+        """Inverse warp into the photo frame, computed only inside :meth:`photo_roi`.
+
+        A 12-Mpx photo with one small face costs a face-sized warp, not a photo-sized one.
+        """
+        h, w = photo_shape[:2]
+        out = np.zeros((h, w) + src.shape[2:], src.dtype)
+        x0, y0, x1, y1 = self.photo_roi((h, w))
+        if x1 <= x0 or y1 <= y0:
+            return out
+        m = self.matrix.copy()
+        m[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)  # ROI pixel -> photo pixel
+        out[y0:y1, x0:x1] = cv2.warpAffine(
+            src, m, (x1 - x0, y1 - y0), flags=flags | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+        ).reshape((y1 - y0, x1 - x0) + src.shape[2:])
+        return out
+
     def to_photo_mask(
         self, mask: np.ndarray, photo_shape: tuple[int, int], soft: bool = False
     ) -> np.ndarray:
@@ -66,29 +93,16 @@ class AlignTransform:
         Bilinear resampling of the mask as float then a 0.5 threshold: the boundary lands
         where it was drawn, without the half-pixel bias of nearest-neighbour sampling.
         """
-        h, w = photo_shape[:2]
-        src = mask.astype(np.float32)
-        out = cv2.warpAffine(
-            src,
-            self.matrix,
-            (w, h),
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
-        )
+        out = self._to_photo(mask.astype(np.float32), photo_shape, cv2.INTER_LINEAR)
         return out if soft else out >= 0.5
 
     def to_photo_image(self, image: np.ndarray, photo_shape: tuple[int, int]) -> np.ndarray:
         """Aligned-frame image -> photo frame (zeros outside the crop)."""
-        h, w = photo_shape[:2]
-        return cv2.warpAffine(
-            image,
-            self.matrix,
-            (w, h),
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
-        )
+        return self._to_photo(image, photo_shape, cv2.INTER_LINEAR)
+
+    def to_photo_labels(self, labels: np.ndarray, photo_shape: tuple[int, int]) -> np.ndarray:
+        """Aligned-frame label map -> photo frame (nearest neighbour, 0 outside the crop)."""
+        return self._to_photo(labels, photo_shape, cv2.INTER_NEAREST)
 
 
 def ffhq_quad(eye_left: np.ndarray, eye_right: np.ndarray, mouth_left: np.ndarray,

@@ -65,7 +65,6 @@ def parts() -> dict[str, list[int]]:
     return out
 
 
-
 # Upper brow arcs (image left to image right), used for the forehead / hairline curve.
 BROW_UPPER = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)
 NOSE_BASE = 2  # subnasale

@@ -24,11 +24,18 @@ from scipy.spatial import Delaunay
 
 from s3pot.faces.align import ffhq_quad, transform_from_quad
 from s3pot.faces.base import alignment_points
-from s3pot.reference.shape_free import N_MESH, ShapeFreeFrame, make_ring, order_loop
+from s3pot.reference.shape_free import (
+    N_MESH,
+    OPPONENT,
+    ShapeFreeFrame,
+    make_ring,
+    normalise_gain,
+    order_loop,
+)
 
 FIT_SIZE = 256  # aligned crop the model is fitted at (the model itself is size-free)
 WORK_SIZE = 128  # every aligned crop is area-resized to this before texture sampling
-MODEL_VERSION = 1
+MODEL_VERSION = 5
 
 
 @dataclass
@@ -160,7 +167,7 @@ def sample_textures(samples: FaceSamples, frame: ShapeFreeFrame, mirror: np.ndar
                 lm = lm[mirror].copy()
                 lm[:, 0] = 1.0 - lm[:, 0]
             verts = frame.vertices(lm * WORK_SIZE - 0.5)
-            rows.append(frame.sample(img, verts).reshape(-1))
+            rows.append(normalise_gain(frame.sample(img, verts))[0].reshape(-1))
     return np.stack(rows).astype(np.float32)
 
 
@@ -176,6 +183,14 @@ def fit_model(samples: FaceSamples, components: int = 64, grid: int = 64, seed: 
     perm = mirror_permutation(lms.mean(0)) if mirror else None
     x = sample_textures(samples, frame, perm, progress)
     n_faces = len(samples.names)
+    # Model colour space: opponent axes, each scaled to the luminance axis's spread over
+    # the faces (whitening), so residuals along rare colour directions weigh more.
+    n = frame.n_texels
+    opp = (x.reshape(len(x), n, 3) @ OPPONENT)
+    spread = opp.reshape(-1, 3).std(0)
+    colour = (OPPONENT * (spread[0] / np.maximum(spread, 1e-6))[None, :]).astype(np.float32)
+    x = (x.reshape(len(x), n, 3) @ colour).reshape(len(x), -1)
+    del opp
     # Calibration split by identity (a held-out identity's residual is what a new face shows).
     ids = sorted({identity_of(n) for n in samples.names})
     rng.shuffle(ids)
@@ -194,14 +209,18 @@ def fit_model(samples: FaceSamples, components: int = 64, grid: int = 64, seed: 
         var = (s**2) / max(len(rows) - 1, 1)
         return mu, basis, var
 
-    # Held-out residual scales (per texel, colour channels pooled).
+    # Held-out residual scales (per texel, colour channels pooled), one map per model
+    # size of the generator's coarse-to-fine schedule: a 4-component face leaves more
+    # residual at the eyes than a 64-component one, and z-scores must know it.
     mu, basis, var = pca(x[~is_cal2])
     noise = _noise_variance(x[~is_cal2], mu, basis)
     r = x[is_cal2] - mu
-    c = (r @ basis) * (var / (var + prior * noise))[None]
-    res = r - c @ basis.T
-    n = frame.n_texels
-    texel_rms = np.sqrt((res.reshape(len(res), n, 3) ** 2).mean(axis=(0, 2)))
+    levels = stage_sizes(k)
+    texel_rms = np.zeros((len(levels), n), np.float32)
+    for li, kk in enumerate(levels):
+        c = (r @ basis[:, :kk]) * (var[:kk] / (var[:kk] + prior * noise))[None]
+        res = r - c @ basis[:, :kk].T
+        texel_rms[li] = np.sqrt((res.reshape(len(res), n, 3) ** 2).mean(axis=(0, 2)))
     # Final basis from every face.
     mu, basis, var = pca(x)
     noise = _noise_variance(x, mu, basis)
@@ -214,14 +233,22 @@ def fit_model(samples: FaceSamples, components: int = 64, grid: int = 64, seed: 
         "texel": np.array(frame.texel),
         "grid_hw": np.array([frame.height, frame.width]),
         "work_size": np.array(WORK_SIZE),
+        "colour": colour,
         "mean": mu.astype(np.float32),
         "basis": basis.astype(np.float16),
         "variance": var.astype(np.float32),
         "noise": np.array(noise, np.float32),
-        "texel_rms": texel_rms.astype(np.float32),
+        "texel_rms": texel_rms,
+        "stage_sizes": np.array(levels),
         "n_faces": np.array(n_faces),
         "n_calibration": np.array(int(is_cal.sum())),
     }
+
+
+def stage_sizes(k: int) -> list[int]:
+    """Model sizes of the coarse-to-fine robust fit: the mean face alone, 4, 8, 16, 32
+    components, then all."""
+    return [0] + [kk for kk in (4, 8, 16, 32) if kk < k] + [k]
 
 
 def _noise_variance(x: np.ndarray, mu: np.ndarray, basis: np.ndarray) -> float:
@@ -246,6 +273,10 @@ def save_model(path: str | os.PathLike[str], arrays: dict[str, np.ndarray], meta
     buf = io.BytesIO()
     np.savez_compressed(buf, **payload)
     save_bytes(p, buf.getvalue())
+    # The temporary file is created private (0600); a model is meant to be shared.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(p, 0o666 & ~umask)
 
 
 def fit_folder(folder: str | os.PathLike[str], output: str | os.PathLike[str],

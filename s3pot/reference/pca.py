@@ -42,7 +42,7 @@ import numpy as np
 
 from s3pot.errors import CheckpointError
 from s3pot.reference.base import Reference, ReferenceGenerator
-from s3pot.reference.shape_free import ShapeFreeFrame
+from s3pot.reference.shape_free import ShapeFreeFrame, normalise_gain
 
 DEFAULT_MODEL = "pca_default.npz"
 
@@ -66,8 +66,8 @@ class PCAReferenceGenerator(ReferenceGenerator):
     """Robust PCA face-model fit in the shape-free frame (see the module docstring)."""
 
     def __init__(self, model: str | os.PathLike[str] | None = None, components: int | None = None,
-                 block: int = 4, iterations: int = 6, prior: float = 1.0,
-                 confidence_k: float = 2.5, block_k: float = 2.0) -> None:
+                 block: int = 4, iterations: int = 7, prior: float = 1.0,
+                 confidence_k: float = 1.5, block_k: float = 1.6, blend: bool = True) -> None:
         path = Path(model) if model is not None else default_model_path()
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -78,7 +78,7 @@ class PCAReferenceGenerator(ReferenceGenerator):
         except (OSError, ValueError) as exc:
             raise CheckpointError(path, f"not a readable .npz model ({exc})") from None
         need = ("mean_shape", "ring_weights", "triangles", "origin", "texel", "grid_hw",
-                "work_size", "mean", "basis", "variance", "noise", "texel_rms")
+                "work_size", "colour", "mean", "basis", "variance", "noise", "texel_rms")
         missing = [k for k in need if k not in arrays]
         if missing:
             raise CheckpointError(path, f"not an s3pot PCA reference model (missing {missing[0]})")
@@ -93,18 +93,31 @@ class PCAReferenceGenerator(ReferenceGenerator):
             raise CheckpointError(path, "model texture size does not match its frame")
         k = arrays["basis"].shape[1] if components is None else min(components, arrays["basis"].shape[1])
         self.work_size = int(arrays["work_size"])
+        self.colour = arrays["colour"].astype(np.float32)  # RGB -> model colour space
+        self.colour_inv = np.linalg.inv(self.colour).astype(np.float32)
         self.mean = arrays["mean"].astype(np.float32).reshape(n, 3)
         self.basis = np.ascontiguousarray(arrays["basis"][:, :k].astype(np.float32))  # (3N, K)
         var = arrays["variance"][:k].astype(np.float64)
         noise = float(arrays["noise"])
         self.ridge = (prior * noise / var).astype(np.float64)  # MAP prior on coefficients
-        self.iterations = iterations
         self.confidence_k = confidence_k
+        self.blend = blend  # False: the image is the model face alone (diagnostics)
         self.block_k = block_k
-        # Residual scale of a held-out clean face at each texel (smoothed, floored).
-        rms = self.frame.to_grid(arrays["texel_rms"].astype(np.float32))
-        rms, _ = _gauss_norm(rms, self.frame.support.astype(np.float32), 1.0)
-        self.texel_rms = np.maximum(rms[self.frame.support], 2.0).astype(np.float32)
+        # Residual scale of a held-out clean face at each texel (smoothed, floored), for
+        # each model size of the coarse-to-fine schedule.
+        sizes = [int(v) for v in arrays["stage_sizes"]] if "stage_sizes" in arrays else [k]
+        rms_all = np.atleast_2d(arrays["texel_rms"]).astype(np.float32)
+        sup = self.frame.support.astype(np.float32)
+        self.stage_rms = []
+        for row in rms_all:
+            grid, _ = _gauss_norm(self.frame.to_grid(row), sup, 1.0)
+            self.stage_rms.append(np.maximum(grid[self.frame.support], 2.0).astype(np.float32))
+        kmax = self.basis.shape[1]
+        sched = [(min(s, kmax), i) for i, s in enumerate(sizes)]
+        final = min(range(len(sizes)), key=lambda i: abs(sizes[i] - kmax))
+        sched = [(s, i) for s, i in sched if s < kmax] + [(kmax, final)] * max(iterations - 5, 1)
+        self.schedule = sched  # (model size, index of its residual map)
+        self.texel_rms = self.stage_rms[final]
         self._setup_blocks(block)
         # Taper: the model's say fades to zero over the last texels of its support, so the
         # reference meets the input without a seam there.
@@ -137,8 +150,12 @@ class PCAReferenceGenerator(ReferenceGenerator):
         ub[m] = u[idx[m]]
         self.block_basis = ub.reshape(nb, p * 3, kdim)  # (B, 3P, K)
         g = np.einsum("bpk,bpl->bkl", self.block_basis, self.block_basis, optimize=True)
-        self.block_gram = g.reshape(nb, kdim * kdim).astype(np.float64)
-        self.block_rms = np.sqrt(np.bincount(inv, self.texel_rms**2) / counts)
+        # One contiguous (B, k*k) Gram table per model size of the schedule, so an IRLS
+        # step is a vector-matrix product and a K x K solve.
+        self.stage_gram = {k: np.ascontiguousarray(g[:, :k, :k]).reshape(nb, k * k).astype(np.float64)
+                           for k, _ in self.schedule if k}
+        self.stage_block_rms = [np.sqrt(np.bincount(inv, r.astype(np.float64) ** 2) / counts)
+                                for r in self.stage_rms]
         # Block neighbourhoods on the cell grid, for spatial smoothing of residuals.
         grid = np.full((bh + 2, bw + 2), -1, np.int64)
         grid[ids // bw + 1, ids % bw + 1] = np.arange(nb)
@@ -160,25 +177,33 @@ class PCAReferenceGenerator(ReferenceGenerator):
         kdim = h.shape[1]
         w = np.ones(len(h))
         scale = 3.0 * self.block_count
-        ks = np.linspace(2.0 * self.block_k, self.block_k, max(self.iterations - 1, 1)).tolist()
-        ks = ks + [self.block_k]
         g = 1.0
         c = np.zeros(kdim)
-        for it in range(self.iterations):
-            a = (w @ self.block_gram).reshape(kdim, kdim)
-            a[np.diag_indices(kdim)] += self.ridge
-            c = np.linalg.solve(a, w @ h)
-            gc = (self.block_gram.reshape(-1, kdim) @ c).reshape(-1, kdim)
-            e = np.maximum(s - 2.0 * (h @ c) + gc @ c, 0.0)
-            z = np.sqrt(e / scale) / self.block_rms
-            # A global factor for faces that are noisier than the calibration faces
-            # (compression, light); the low percentile stays on the visible part.
-            g = float(np.clip(np.percentile(z, 30), 1.0, 4.0))
+        q = max(1, int(0.4 * len(h)))
+        nb_ok = self.block_nbrs >= 0
+        nb_idx = np.where(nb_ok, self.block_nbrs, 0)
+        nb_cnt = np.maximum(nb_ok.sum(1), 1)
+        # Coarse to fine in model complexity: the mean face and a few components cannot
+        # explain an occluder, so the first weights already reject it; later stages with
+        # every component refine the face on the blocks kept.
+        for k, level in self.schedule:
+            c = np.zeros(kdim)
+            e = s
+            if k:
+                gk = self.stage_gram[k]
+                a = (w @ gk).reshape(k, k)
+                a[np.diag_indices(k)] += self.ridge[:k]
+                c[:k] = np.linalg.solve(a, w @ h[:, :k])
+                gc = (gk.reshape(-1, k) @ c[:k]).reshape(-1, k)
+                e = np.maximum(s - 2.0 * (h[:, :k] @ c[:k]) + gc @ c[:k], 0.0)
+            z = np.sqrt(e / scale) / self.stage_block_rms[level]
+            # A global factor for faces noisier than the calibration faces (compression,
+            # light, or a low-complexity stage); a low quantile stays on visible face.
+            g = float(np.clip(np.partition(z, q)[q], 1.0, 4.0))
             z = z / g
-            zn = np.where(self.block_nbrs >= 0, z[self.block_nbrs], np.nan)
-            z = np.maximum(z, 0.5 * np.nanmean(zn, axis=1))
-            k = ks[min(it, len(ks) - 1)]
-            w = 1.0 / (1.0 + (z / k) ** 2) ** 2
+            zn = (z[nb_idx] * nb_ok).sum(1) / nb_cnt
+            z = np.maximum(z, 0.5 * zn)
+            w = 1.0 / (1.0 + (z / self.block_k) ** 6)
         y = self.mean + (self.basis @ c.astype(np.float32)).reshape(-1, 3)
         return y, w, g
 
@@ -190,31 +215,44 @@ class PCAReferenceGenerator(ReferenceGenerator):
                           interpolation=cv2.INTER_AREA if size > self.work_size else cv2.INTER_LINEAR)
         verts = fr.vertices(landmarks_aligned)
         f = self.work_size / size
-        x = fr.sample(work, (verts + 0.5) * f - 0.5)  # (N, 3)
-        y, _, g = self.fit_texture(x)
-        # Per-texel confidence from the residual against the clean-face scale.
+        x, gain = normalise_gain(fr.sample(work, (verts + 0.5) * f - 0.5))  # (N, 3)
+        x = x @ self.colour
+        y, wblock, g = self.fit_texture(x)
+        # Per-texel confidence: the texel's own residual against the clean-face scale
+        # (sharp edges), combined with the block weights of the fit (a whole region the
+        # fit rejected is occluded even where a texel happens to match).
         d = np.sqrt(((x - y) ** 2).mean(1)) / (self.texel_rms * g)
         sup = fr.support.astype(np.float32)
         zg, _ = _gauss_norm(fr.to_grid(d), sup, 0.7)
         conf = 1.0 / (1.0 + (zg / self.confidence_k) ** 4)
-        conf *= sup
+        wb, _ = _gauss_norm(fr.to_grid(wblock[self.block_of]), sup, 1.5)
+        conf = np.sqrt(conf * np.clip(wb, 0.0, 1.0)) * sup
         # Low-frequency correction of the model from the confident texels around it.
         yg = fr.to_grid(y)
-        wc = conf**2
+        # Only clearly visible texels vote: a half-rejected occluder rim must not
+        # leak its colour into the patch that replaces it.
+        wc = np.clip((conf - 0.6) / 0.35, 0.0, 1.0) ** 2
         corr, den = _gauss_norm(fr.to_grid(x) - yg, wc, 4.0)
         corr *= np.clip(den / 0.3, 0.0, 1.0)[..., None]
-        yg = yg + corr
+        yg = ((yg + corr) @ self.colour_inv) / gain
         # Extend the model texture past the support (bilinear remap reads neighbours).
         yg, _ = _ext(yg, sup)
         conf_eff = 1.0 - (1.0 - conf) * self.taper
         stack = np.concatenate([yg, conf_eff[..., None]], axis=2)
-        mx, my = fr.inverse_maps(verts, size)
-        back = cv2.remap(stack, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                         borderValue=(0.0, 0.0, 0.0, 1.0))
-        cf = np.clip(back[..., 3], 0.0, 1.0)
-        ref = cf[..., None] * aligned.astype(np.float32) + (1.0 - cf[..., None]) * back[..., :3]
-        image = np.clip(ref + 0.5, 0, 255).astype(np.uint8)
-        return Reference(image=image, confidence=cf.astype(np.float32))
+        mx, my, box = fr.inverse_maps(verts, size)
+        image = aligned.copy()
+        confidence = np.ones((size, size), np.float32)
+        if box is not None:
+            x0, y0, x1, y1 = box
+            back = cv2.remap(stack, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                             borderValue=(0.0, 0.0, 0.0, 1.0))
+            cf = np.clip(back[..., 3:], 0.0, 1.0)
+            src = aligned[y0:y1, x0:x1].astype(np.float32)
+            keep = cf if self.blend else (cf >= 1.0).astype(np.float32)
+            ref = src + (1.0 - keep) * (back[..., :3] - src)
+            image[y0:y1, x0:x1] = np.clip(ref + 0.5, 0, 255).astype(np.uint8)
+            confidence[y0:y1, x0:x1] = cf[..., 0]
+        return Reference(image=image, confidence=confidence)
 
 
 def _ext(img: np.ndarray, sup: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -144,19 +144,23 @@ class ShapeFreeFrame:
         return out if values.ndim > 1 else out[..., 0]
 
     def inverse_maps(
-        self, verts: np.ndarray, size: int, grid: int = 64, grow: int = 2
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Texel coordinates (map_x, map_y), each (size, size) float32, of every pixel of an
-        aligned crop whose warp vertices are ``verts`` (aligned px).
+        self, verts: np.ndarray, size: int, grid: int = 48, grow: int = 2
+    ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int] | None]:
+        """Texel coordinates (map_x, map_y) of the pixels of an aligned crop whose warp
+        vertices are ``verts`` (aligned px), over the box ``(x0, y0, x1, y1)`` of the crop
+        that the model covers (``None`` if it covers nothing).
 
-        Computed exactly on a ``grid`` x ``grid`` lattice, extended ``grow`` cells past the
-        mesh by neighbour averaging (so bilinear upsampling does not pull the support edge
-        inwards), then upsampled. Pixels far outside the mesh get -1e4 (remap border).
+        Computed exactly on a ``grid`` x ``grid`` lattice (the map is piecewise affine,
+        hence continuous), extended ``grow`` cells past the mesh by neighbour averaging
+        (so that bilinear upsampling does not pull the support edge inwards), then
+        upsampled bilinearly. Pixels outside the mesh map outside the texel grid.
         """
         s = grid / size
         g = (np.asarray(verts, np.float64) + 0.5) * s - 0.5
         tid, bary = rasterize(g, self.triangles, grid, grid)
         valid = tid >= 0
+        if not valid.any():
+            return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), None
         tv = self.verts_texel[self.triangles[np.maximum(tid, 0)]]  # (g, g, 3, 2)
         coords = np.einsum("ijk,ijkd->ijd", bary, tv).astype(np.float32)
         coords[~valid] = 0
@@ -169,7 +173,15 @@ class ShapeFreeFrame:
             w = np.where(new, 1.0, w).astype(np.float32)
         coords[w == 0] = -1e4
         up = cv2.resize(coords, (size, size), interpolation=cv2.INTER_LINEAR)
-        return up[..., 0], up[..., 1]
+        rows = np.nonzero(valid.any(1))[0]
+        cols = np.nonzero(valid.any(0))[0]
+        cell = size / grid
+        x0 = max(int((cols[0] - 1) * cell), 0)
+        x1 = min(int(np.ceil((cols[-1] + 2) * cell)), size)
+        y0 = max(int((rows[0] - 1) * cell), 0)
+        y1 = min(int(np.ceil((rows[-1] + 2) * cell)), size)
+        box = (x0, y0, x1, y1)
+        return up[y0:y1, x0:x1, 0], up[y0:y1, x0:x1, 1], box
 
 
 def order_loop(loop: list[int], points: np.ndarray) -> list[int]:
@@ -218,3 +230,28 @@ def make_ring(
         w[v] += 1 + alpha
         rows.append(w)
     return np.array(rows)
+
+
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+NORM_LEVEL = 128.0
+
+
+def normalise_gain(texture: np.ndarray) -> tuple[np.ndarray, float]:
+    """Scale a texel texture (N, 3) so that its median luminance is ``NORM_LEVEL``.
+
+    Why: the same face filmed darker is the same face times a gain; dividing it out lets
+    the model spend its components on faces rather than on exposure, and makes residuals
+    (hence the confidence) comparable between a dim and a bright video. The median is
+    robust to an occluder covering less than half of the face. (Per-channel gains were
+    tried and rejected: a large coloured occluder shifts one channel's median and turns
+    the whole face's colour, which the model then cannot fit.)
+    """
+    lum = float(np.median(texture @ LUMA))
+    gain = NORM_LEVEL / max(lum, 8.0)
+    return texture * gain, gain
+
+
+# Opponent colour axes (luminance, red-green, yellow-blue) as columns: faces vary mostly
+# in luminance (shading, skin tone), much less in chroma, so a chroma deviation is far
+# more telling of an occluder. The fit scales each axis by how much faces vary along it.
+OPPONENT = np.array([[0.299, 0.587, 0.114], [0.5, -0.5, 0.0], [0.25, 0.25, -0.5]], np.float32).T

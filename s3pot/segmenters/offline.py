@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from s3pot.backbone.offline import OfflineEncoder
+from s3pot.decode.colour import colour_llr
 from s3pot.decode.guided import guided_refine
 from s3pot.parsing.base import face_region
 from s3pot.prompts.contrast import initial_prompt, token_contrast, token_mask_at_centres
@@ -38,6 +39,9 @@ class OfflineParams:
     w_confidence: float = 0.5  # weight of the generator's (1 - confidence)
     w_diff: float = 0.3  # weight of the raw-vs-reference colour distance
     w_prompts: float = 0.2  # weight of the screened prompt field
+    w_colour: float = 0.12  # weight of the colour log-likelihood ratio (per nat)
+    seed_power: float = 2.0  # seed weights = evidence ** power (occluder), (1-evidence) ** power (face)
+    colour_prior: float = 0.02  # occluder seed mass (fraction of M) at which colour counts half
     blur: float = 1.5  # smoothing of the evidence (work px)
     guided_radius: int = 4  # guided filter window (work px)
     guided_eps: float = 1e-3
@@ -95,6 +99,12 @@ class OfflineSegmenter(Segmenter):
         e_prompt = cv2.resize(field, (ws, ws), interpolation=cv2.INTER_LINEAR)
 
         score = p.w_confidence * e_conf + p.w_diff * e_diff + p.w_prompts * e_prompt
+        if p.w_colour > 0:
+            inside = region.astype(np.float32)
+            s0 = np.clip(score, 0, 1)
+            llr = colour_llr(raw, inside * s0**p.seed_power, inside * (1 - s0) ** p.seed_power,
+                             prior_mass=p.colour_prior * max(float(inside.sum()), 1.0))
+            score = score + p.w_colour * llr
         if p.blur > 0:
             score = cv2.GaussianBlur(score, (0, 0), p.blur)
         score = guided_refine(raw, score, p.guided_radius, p.guided_eps)

@@ -24,7 +24,12 @@ import torch
 from s3pot.backbone.sam import SamBackbone
 from s3pot.objectives import s3pot_loss, sample_logits
 from s3pot.parsing.base import face_region
-from s3pot.prompts.contrast import initial_prompt, token_contrast, token_mask_at_centres, token_points
+from s3pot.prompts.contrast import (
+    initial_prompt,
+    token_contrast,
+    token_mask_at_centres,
+    token_points,
+)
 from s3pot.prompts.selection import PAD_LABEL, pad_prompts, select_prompts
 from s3pot.screening import ScreeningNetwork, fresh_screening, load_screening, untrained_warning
 from s3pot.segmenters.base import SegmentationOutput, Segmenter, output_from_visible
@@ -209,10 +214,8 @@ class SamSegmenter(Segmenter):
             return output_from_visible(np.zeros(s, np.float32), face.parsing, **extras)
         net, history = self.screening, []
         if self.fit_steps > 0:
-            net, history = fit_screening(
-                self.backbone, pair, self.fit_steps, lr=self.fit_lr, seed=self.seed,
-                init=self.screening if self.trained else None,
-            )
+            # The paper's hard-case mode: a *fresh* network fitted to this pair alone.
+            net, history = fit_screening(self.backbone, pair, self.fit_steps, lr=self.fit_lr, seed=self.seed)
         coords, labels = pad_prompts([(pair.coords, pair.labels)])
         with torch.no_grad():
             low = screened_logits(self.backbone, net, pair.e_i[None].to(self.backbone.device), coords, labels)
@@ -225,7 +228,10 @@ class SamSegmenter(Segmenter):
             contrast=pair.contrast.cpu().numpy(),
             low_res_logits=low[0, 0].cpu().numpy(),
             fit_history=history,
-            screening="trained" if self.trained else f"fresh(seed={self.seed})",
+            screening=(
+                f"per-image fit ({len(history)} steps)" if self.fit_steps > 0
+                else "trained" if self.trained else f"untrained (seed {self.seed})"
+            ),
             seconds=time.perf_counter() - t0,
         )
         return output_from_visible(visible, face.parsing, **extras)

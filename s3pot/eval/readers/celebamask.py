@@ -156,11 +156,12 @@ def _read_per_class(root: Path, occluders: tuple[str, ...]) -> Dataset:
 
 def _read_label_maps(root: Path, occluders: tuple[str, ...]) -> Dataset:
     if (root / "CelebA-HQ-img").is_dir() and (root / "CelebAMask-HQ-mask").is_dir():
-        img_dir, map_dir = root / "CelebA-HQ-img", root / "CelebAMask-HQ-mask"
-        images = list_images(img_dir)
+        map_dir = root / "CelebAMask-HQ-mask"
+        images = list_images(root / "CelebA-HQ-img")
     else:
-        img_dir = map_dir = root
-        images = {s: p for s, p in list_images(root).items() if p.suffix.lower() != ".png"}
+        map_dir = root
+        images = {p.stem: p for p in sorted(root.iterdir()) if p.is_file()
+                  and p.suffix.lower() in (".jpg", ".jpeg", ".webp") and not p.name.startswith(".")}
         if not images:
             raise DatasetError(root, f"no {ANNO_DIR}/ folder and no photo + label-map pairs")
     samples = []

@@ -77,19 +77,22 @@ def read_labelme(
     occ_set = None if occluder_labels is None else set(occluder_labels)
     samples: list[Sample] = []
     seen: dict[str, Path] = {}
+    labels: set[str] = set()
     for jp in jsons:
         doc = _load_json(jp)
+        labels.update(str(sh.get("label", "")) for sh in doc["shapes"])
         if jp.stem in seen:
             raise DatasetError(jp, f"name '{jp.stem}' also used by {seen[jp.stem]}")
         seen[jp.stem] = jp
-        rel = doc.get("imagePath")
+        rel = (doc.get("imagePath") or "").replace("\\", "/")
         img_path = (jp.parent / rel) if rel else jp.with_suffix(".jpg")
+        if rel and not img_path.exists():  # annotated elsewhere: look next to the JSON
+            img_path = jp.parent / Path(rel).name
         embedded = doc.get("imageData")
         if not img_path.exists() and not embedded:
             raise DatasetError(jp, f"image {img_path} not found and no imageData embedded")
         samples.append(_sample(jp, doc, img_path, face_set, occ_set))
-    labels = sorted({s.get("label", "") for jp in jsons for s in _load_json(jp)["shapes"]})
-    notes = [f"labelme labels found: {', '.join(labels) or '(none)'}",
+    notes = [f"labelme labels found: {', '.join(sorted(labels)) or '(none)'}",
              f"face labels: {', '.join(sorted(face_set)) or '(none)'}; occluder labels: "
              + ("every other label" if occ_set is None else ", ".join(sorted(occ_set)))]
     return Dataset(root, "labelme", samples, notes)

@@ -46,8 +46,8 @@ class BottleneckIRSE(nn.Module):
 
     def __init__(self, cin: int, cout: int, stride: int):
         super().__init__()
-        if cin == cout:
-            self.shortcut_layer: nn.Module = nn.MaxPool2d(1, stride)
+        if cin == cout:  # E4S: MaxPool2d(1, stride), i.e. identity or 2x decimation
+            self.shortcut_layer: nn.Module = nn.MaxPool2d(1, stride) if stride > 1 else nn.Identity()
         else:
             self.shortcut_layer = nn.Sequential(
                 nn.Conv2d(cin, cout, 1, stride, bias=False), nn.InstanceNorm2d(cout)

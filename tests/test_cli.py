@@ -1,0 +1,242 @@
+"""``s3pot parse`` and ``s3pot segment`` on good and bad inputs: the batch goes on, errors
+name the file on one line, the exit status says whether anything failed, outputs are whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_bad_files, needs_segment_backends
+from PIL import Image
+
+from s3pot.cli.main import main
+from s3pot.export import rle_decode
+from s3pot.image_io import load_image
+
+GOOD = ("astronaut.jpg", "rgba.png", "two_faces.png", "rotated.jpg")
+FACES = {"astronaut.jpg": 1, "rgba.png": 1, "two_faces.png": 2, "rotated.jpg": 1}
+
+
+def _run(capsys, *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().err
+
+
+def _leftovers(outdir: Path) -> list[Path]:
+    """Temporary or partial files: anything hidden or ending in .part."""
+    return [p for p in outdir.rglob("*") if p.name.startswith(".") or p.suffix == ".part"]
+
+
+def _error_lines(err: str, path: Path) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith(f"s3pot: {path}:")]
+
+
+@pytest.fixture()
+def batch(tmp_path: Path, photo_dir: Path) -> tuple[Path, dict[str, Path]]:
+    """Good photos in a folder, plus bad inputs next to it."""
+    photos = tmp_path / "photos"
+    shutil.copytree(photo_dir, photos)
+    bad = make_bad_files(tmp_path / "bad", photos / "astronaut.jpg")
+    bad["empty_folder"] = tmp_path / "empty_folder"
+    bad["empty_folder"].mkdir()
+    bad["missing"] = tmp_path / "missing.png"
+    return photos, bad
+
+
+def test_parse_batch_goes_on_past_bad_files(tmp_path: Path, batch, capsys) -> None:
+    photos, bad = batch
+    out = tmp_path / "out"
+    inputs = [str(bad["truncated"]), str(photos), str(bad["empty"]), str(bad["text"]),
+              str(bad["empty_folder"]), str(bad["missing"])]
+    code, err = _run(capsys, "parse", *inputs, "-o", str(out), "--quiet")
+    assert code != 0
+    for kind, path in bad.items():
+        lines = _error_lines(err, path)
+        assert len(lines) >= 1, f"no error line for {kind}: {err}"
+    # Every good photo was processed, at its own size (EXIF-rotated one upright).
+    for name in GOOD:
+        result = out / Path(name).with_suffix(".parsing.png")
+        assert result.is_file(), name
+        assert load_image(result).shape == load_image(photos / name).shape
+    assert load_image(out / "rotated.parsing.png").shape[:2] == (512, 384)
+    produced = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert produced == sorted(str(Path(n).with_suffix(".parsing.png")) for n in GOOD)
+    assert _leftovers(out) == []
+    summary = err.splitlines()[-(2 + len(bad)):]
+    assert summary[0].startswith(f"photos: {len(GOOD)} processed, 0 skipped")
+    assert f"{len(bad)} failed" in summary[0]
+    assert summary[1].startswith(f"faces found: {sum(FACES.values())}; photos without a face: 0")
+    for path in bad.values():
+        assert any(line.startswith(f"  failed: {path}: ") for line in summary[2:])
+
+
+def test_parse_draws_the_parsing_on_the_photo(tmp_path: Path, photo_dir: Path, capsys) -> None:
+    out = tmp_path / "out"
+    code, _ = _run(capsys, "parse", str(photo_dir / "astronaut.jpg"), "-o", str(out), "--quiet")
+    assert code == 0
+    photo = load_image(photo_dir / "astronaut.jpg").astype(int)
+    parsed = load_image(out / "astronaut.parsing.png").astype(int)
+    changed = np.abs(parsed - photo).sum(2) > 30
+    ys, xs = np.nonzero(changed)
+    assert 0.02 < changed.mean() < 0.3  # the face is coloured, the rest is the photo
+    assert 150 < xs.mean() < 300 and 60 < ys.mean() < 220
+
+
+def test_no_face_photo_is_not_a_failure(tmp_path: Path, capsys) -> None:
+    blank = tmp_path / "wall.png"
+    Image.fromarray(np.full((120, 160, 3), 180, np.uint8)).save(blank)
+    code, err = _run(capsys, "parse", str(blank), "-o", str(tmp_path / "out"), "--quiet")
+    assert code == 0
+    assert "photos without a face: 1" in err and f"  no face: {blank}" in err
+    assert load_image(tmp_path / "out" / "wall.parsing.png").shape == (120, 160, 3)
+
+
+def test_subfolders_keep_their_structure_and_globs_expand(tmp_path: Path, photo_dir: Path,
+                                                         capsys) -> None:
+    src = tmp_path / "in"
+    for rel in ("a/x.jpg", "b/x.jpg", "a/deep/y.jpg"):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(photo_dir / "astronaut.jpg", src / rel)
+    globbed = tmp_path / "globbed"
+    globbed.mkdir()
+    shutil.copy(photo_dir / "rgba.png", globbed / "g1.png")
+    shutil.copy(photo_dir / "two_faces.png", globbed / "g2.png")
+    (globbed / "skip.jpg").write_bytes(b"")  # not matched by the pattern
+    out = tmp_path / "out"
+    code, err = _run(capsys, "parse", str(src), str(globbed / "*.png"), "-o", str(out), "--quiet")
+    assert code == 0, err
+    produced = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert produced == ["a/deep/y.parsing.png", "a/x.parsing.png", "b/x.parsing.png",
+                        "g1.parsing.png", "g2.parsing.png"]
+
+
+def test_skip_existing_resumes(tmp_path: Path, photo_dir: Path, capsys) -> None:
+    out = tmp_path / "out"
+    args = ["parse", str(photo_dir / "astronaut.jpg"), str(photo_dir / "rgba.png"), "-o", str(out), "--quiet"]
+    assert _run(capsys, *args)[0] == 0
+    first = out / "astronaut.parsing.png"
+    stamp = first.stat().st_mtime_ns
+    (out / "rgba.parsing.png").unlink()  # as if the batch had stopped there
+    code, err = _run(capsys, *args, "--skip-existing")
+    assert code == 0
+    assert "photos: 1 processed, 1 skipped" in err
+    assert first.stat().st_mtime_ns == stamp
+    assert (out / "rgba.parsing.png").is_file()
+    # Without the flag everything is redone.
+    code, err = _run(capsys, *args)
+    assert "photos: 2 processed, 0 skipped" in err
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path: Path, photo_dir: Path, capsys,
+                                             monkeypatch) -> None:
+    out = tmp_path / "out"
+    real_save = Image.Image.save
+
+    def disk_full_for_one(self, fp, *args, **kwargs):
+        if "two_faces" in str(fp):
+            Path(fp).write_bytes(b"\x89PNG\r\n\x1a\n half a file")
+            raise OSError(28, "No space left on device")
+        return real_save(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", disk_full_for_one)
+    inputs = [str(photo_dir / n) for n in ("astronaut.jpg", "two_faces.png", "rgba.png")]
+    code, err = _run(capsys, "parse", *inputs, "-o", str(out), "--quiet")
+    assert code != 0
+    lines = _error_lines(err, photo_dir / "two_faces.png")
+    assert len(lines) == 1 and "No space left on device" in lines[0]
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut.parsing.png", "rgba.parsing.png"]
+    assert _leftovers(out) == []
+
+
+def test_usage(capsys) -> None:
+    assert main([]) == 2
+    assert "segment" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        main(["parse", "x.jpg"])  # -o is required
+    assert info.value.code == 2
+
+
+def test_console_script_end_to_end(tmp_path: Path, photo_dir: Path) -> None:
+    """The installed entry point, in a fresh process: exit status and stderr as a user sees them."""
+    bad = make_bad_files(tmp_path / "bad", photo_dir / "astronaut.jpg")
+    out = tmp_path / "out"
+    exe = shutil.which("s3pot", path=os.path.dirname(sys.executable))
+    cmd = [exe] if exe else [sys.executable, "-m", "s3pot.cli.main"]
+    proc = subprocess.run(
+        [*cmd, "parse", str(photo_dir / "astronaut.jpg"), str(bad["truncated"]), "-o", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert len(_error_lines(proc.stderr, bad["truncated"])) == 1
+    assert "photos: 1 processed, 0 skipped (existing), 1 failed" in proc.stderr
+    assert (out / "astronaut.parsing.png").is_file()
+    assert "Traceback" not in proc.stderr
+
+
+# -- segment (needs the default segmenter, generator and its shipped model) -----------------
+
+SEGMENT_FLAGS = ("--json", "--save-reference", "--save-visible", "--save-parsing")
+
+
+def _mask(path: Path) -> np.ndarray:
+    with Image.open(path) as img:
+        assert img.mode == "L"
+        arr = np.asarray(img)
+    assert set(np.unique(arr).tolist()) <= {0, 255}
+    return arr == 255
+
+
+@needs_segment_backends
+def test_segment_batch_outputs(tmp_path: Path, batch, capsys) -> None:
+    photos, bad = batch
+    out = tmp_path / "out"
+    code, err = _run(capsys, "segment", str(photos), str(bad["truncated"]), str(bad["empty"]),
+                     str(bad["text"]), "-o", str(out), "--quiet", *SEGMENT_FLAGS)
+    assert code != 0
+    for kind in ("truncated", "empty", "text"):
+        assert len(_error_lines(err, bad[kind])) == 1, kind
+    assert f"photos: {len(GOOD)} processed" in err and "3 failed" in err
+    for name in GOOD:
+        stem = out / Path(name).stem
+        h, w = load_image(photos / name).shape[:2]
+        occ = _mask(Path(f"{stem}.occlusion.png"))
+        vis = _mask(Path(f"{stem}.visible.png"))
+        assert occ.shape == vis.shape == (h, w)
+        assert not (occ & vis).any()
+        assert vis.any(), f"{name}: no visible face at all"
+        for suffix in ("overlay.jpg", "reference.png", "parsing.png"):
+            assert load_image(Path(f"{stem}.{suffix}")).shape == (h, w, 3), suffix
+        doc = json.loads(Path(f"{stem}.json").read_text())
+        assert "occlusion: 1 =" in doc["polarity"]
+        assert (doc["width"], doc["height"]) == (w, h)
+        assert len(doc["faces"]) == FACES[name]
+        union = np.zeros((h, w), bool)
+        for face in doc["faces"]:
+            assert len(face["box"]) == 4 and len(face["landmarks"]) == 478
+            assert 0 <= face["score"] <= 1
+            m = rle_decode(face["occlusion_rle"])
+            assert m.shape == (h, w)
+            union |= m
+        assert (union ^ occ).sum() <= 0.01 * max(occ.sum(), 100)
+    assert _leftovers(out) == []
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(("truncated", "empty", "notes"))) == []
+
+
+@needs_segment_backends
+def test_segment_skip_existing_counts_every_requested_output(tmp_path: Path, photo_dir: Path,
+                                                             capsys) -> None:
+    out = tmp_path / "out"
+    args = ["segment", str(photo_dir / "astronaut.jpg"), "-o", str(out), "--quiet", "--json"]
+    assert _run(capsys, *args)[0] == 0
+    code, err = _run(capsys, *args, "--skip-existing")
+    assert "photos: 0 processed, 1 skipped" in err
+    # Asking for one more output than exists: the photo is redone.
+    code, err = _run(capsys, *args, "--skip-existing", "--save-visible")
+    assert code == 0 and "photos: 1 processed, 0 skipped" in err
+    assert (out / "astronaut.visible.png").is_file()

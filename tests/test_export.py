@@ -1,0 +1,109 @@
+"""RLE JSON export, paste back to the photo frame, and the pictures made from results."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from s3pot.export import POLARITY, face_occlusion_in_photo, result_to_json, rle_decode, rle_encode
+from s3pot.faces.align import ffhq_quad, transform_from_quad
+from s3pot.faces.base import alignment_points
+from s3pot.parsing.base import face_region
+from s3pot.parsing.landmarks import parse_landmarks
+from s3pot.paste import paste_references, photo_masks
+from s3pot.render import overlay, parsing_in_photo
+from s3pot.types import Face, FaceResult, PhotoResult
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 13), (240, 321)])
+def test_rle_round_trip(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(sum(shape))
+    for mask in (np.zeros(shape, bool), np.ones(shape, bool), rng.random(shape) > 0.7):
+        rle = rle_encode(mask)
+        assert rle["size"] == list(shape) and isinstance(rle["counts"], str)
+        rle = json.loads(json.dumps(rle))  # survives JSON
+        np.testing.assert_array_equal(rle_decode(rle), mask)
+
+
+def _face_result(landmarks: np.ndarray, size: int, occluded_rows: slice) -> FaceResult:
+    t = transform_from_quad(ffhq_quad(*alignment_points(landmarks)), size)
+    lm = t.to_aligned(landmarks)
+    parsing = parse_landmarks(lm, size)
+    region = face_region(parsing)
+    prob = np.zeros((size, size), np.float32)
+    prob[occluded_rows] = 1.0
+    prob = np.where(region, prob, 0).astype(np.float32)
+    x0, y0 = landmarks.min(0)
+    x1, y1 = landmarks.max(0)
+    fr = FaceResult(face=Face(box=np.array([x0, y0, x1, y1]), landmarks=landmarks, score=1.0),
+                    transform=t, aligned=np.zeros((size, size, 3), np.uint8),
+                    landmarks_aligned=lm, parsing=parsing)
+    fr.occlusion_prob = prob
+    fr.occlusion = region & (prob >= 0.5)
+    fr.visible = region & (prob < 0.5)
+    fr.reference = np.full((size, size, 3), 200, np.uint8)
+    return fr
+
+
+@pytest.fixture(scope="module")
+def two_face_result(astronaut_landmarks) -> tuple[PhotoResult, np.ndarray]:
+    """Two faces in a 300 x 600 photo; the lower half of the first one's crop is occluded."""
+    shape = (300, 600)
+    lm0 = astronaut_landmarks - (100, 0)
+    lm1 = astronaut_landmarks * 0.8 + (300, 40)
+    faces = [_face_result(lm0, 256, slice(150, 256)), _face_result(lm1, 512, slice(0, 0))]
+    masks = photo_masks(faces, shape)
+    return PhotoResult(image_shape=shape, faces=faces, **masks), np.full((*shape, 3), 90, np.uint8)
+
+
+def test_photo_masks_polarity(two_face_result) -> None:
+    result, _ = two_face_result
+    occ, vis, region = result.occlusion, result.visible, result.face_region
+    assert occ.shape == vis.shape == region.shape == result.image_shape
+    assert occ.any() and vis.any()
+    assert not (occ & vis).any()
+    assert not (occ & ~region).any() and not (vis & ~region).any()
+    # The occluded part is the lower part of the first face only.
+    ys, xs = np.nonzero(occ)
+    assert xs.max() < 300
+    first = result.faces[0].transform.to_photo_mask(face_region(result.faces[0].parsing), occ.shape)
+    assert occ.sum() < first.sum()
+
+
+def test_json_document_decodes_back_to_each_face_mask(two_face_result) -> None:
+    result, _ = two_face_result
+    doc = json.loads(json.dumps(result_to_json(result, "photo.jpg")))
+    assert doc["polarity"] == POLARITY
+    assert "occlusion: 1 =" in doc["polarity"] and "covered" in doc["polarity"]
+    assert (doc["width"], doc["height"]) == (600, 300) and doc["image"] == "photo.jpg"
+    assert len(doc["faces"]) == 2
+    union = np.zeros(result.image_shape, bool)
+    for i, entry in enumerate(doc["faces"]):
+        assert set(entry) >= {"box", "score", "landmarks", "occlusion_rle", "occluded_fraction"}
+        assert len(entry["box"]) == 4 and len(entry["landmarks"]) == 478
+        mask = rle_decode(entry["occlusion_rle"])
+        assert mask.shape == result.image_shape
+        np.testing.assert_array_equal(mask, face_occlusion_in_photo(result, i))
+        union |= mask
+    assert doc["faces"][0]["occluded_fraction"] > 0.1
+    assert doc["faces"][1]["occluded_fraction"] == 0.0
+    # Per-face masks agree with the photo's union mask.
+    assert (union ^ result.occlusion).sum() <= 0.01 * result.occlusion.sum()
+    assert "landmarks" not in result_to_json(result, "x", with_landmarks=False)["faces"][0]
+
+
+def test_pictures_have_the_photo_size(two_face_result) -> None:
+    result, photo = two_face_result
+    over = overlay(photo, result.occlusion, result.faces, result.face_region)
+    assert over.shape == photo.shape and over.dtype == np.uint8
+    assert (over[result.occlusion] != photo[result.occlusion]).any(axis=1).all()
+    parsed = parsing_in_photo(photo, result.faces)
+    assert parsed.shape == photo.shape
+    assert (parsed[result.face_region] != photo[result.face_region]).any(axis=1).mean() > 0.95
+    pasted = paste_references(photo, result.faces)
+    assert pasted.shape == photo.shape and pasted.dtype == np.uint8
+    # The reference (value 200) replaces the face inside M; far from any face nothing changes.
+    assert np.abs(pasted[result.face_region].astype(int) - 200).mean() < 20
+    np.testing.assert_array_equal(pasted[:, -20:], photo[:, -20:])

@@ -1,0 +1,189 @@
+"""Face stage on real faces: one, several, EXIF-rotated, very large photos; the aligned crop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import EXIF_STORED_ROT90, HEAD_CROP, save_with_exif_orientation, tile_faces
+from PIL import Image
+
+from s3pot.faces.base import CHIN, EYE_LEFT, EYE_RIGHT, MOUTH_LEFT, MOUTH_RIGHT, alignment_points
+from s3pot.image_io import load_image
+
+
+def _median_error(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.median(np.linalg.norm(a - b, axis=1)))
+
+
+def _interocular(lm: np.ndarray) -> float:
+    el, er, _, _ = alignment_points(lm)
+    return float(np.linalg.norm(er - el))
+
+
+def _is_upright(lm: np.ndarray) -> bool:
+    """Eyes level and above the mouth, image-left eye on the left (as in the upright photo)."""
+    el, er, ml, mr = alignment_points(lm)
+    eyes, mouth = (el + er) / 2, (ml + mr) / 2
+    return bool(er[0] - el[0] > 2 * abs(er[1] - el[1]) and mouth[1] - eyes[1] > 0.5 * _interocular(lm))
+
+
+def test_astronaut_face(astronaut, detector, astronaut_landmarks) -> None:
+    faces = detector.detect(astronaut)
+    assert len(faces) == 1
+    f = faces[0]
+    assert f.landmarks.shape == (478, 2)
+    assert f.score == pytest.approx(1.0)
+    x0, y0, x1, y1 = f.box
+    # The astronaut's head is in HEAD_CROP; the face box lies inside it and is face-sized.
+    rows, cols = HEAD_CROP
+    assert cols.start <= x0 < x1 <= cols.stop and rows.start <= y0 < y1 <= rows.stop
+    assert 60 < x1 - x0 < 160 and 60 < y1 - y0 < 180
+    assert (f.landmarks >= f.box[:2] - 1e-6).all() and (f.landmarks <= f.box[2:] + 1e-6).all()
+    assert _is_upright(f.landmarks)
+    # Static-image mode: the same photo gives the same landmarks.
+    np.testing.assert_allclose(f.landmarks, astronaut_landmarks, atol=1e-3)
+    # Iris refinement: the 10 iris points sit inside their eye's outline.
+    for iris, eye in ((range(468, 473), EYE_LEFT), (range(473, 478), EYE_RIGHT)):
+        centre = f.landmarks[list(iris)].mean(0)
+        other = f.landmarks[list(EYE_LEFT if eye is EYE_RIGHT else EYE_RIGHT)].mean(0)
+        own = f.landmarks[list(eye)].mean(0)
+        assert np.linalg.norm(centre - own) < np.linalg.norm(centre - other)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_several_faces_side_by_side(astronaut, detector, astronaut_landmarks, n: int) -> None:
+    photo, offsets = tile_faces(astronaut, n)
+    faces = detector.detect(photo)
+    assert len(faces) == n
+    rows, cols = HEAD_CROP
+    single = astronaut_landmarks - (cols.start, rows.start)
+    for face, dx in zip(faces, offsets, strict=True):  # faces are sorted left to right
+        x0, _, x1, _ = face.box
+        assert dx <= x0 < x1 <= dx + (cols.stop - cols.start)
+        assert _median_error(face.landmarks, single + (dx, 0)) < 0.05 * _interocular(single)
+
+
+def test_small_faces_in_a_wide_frame_use_the_detector_fallback(astronaut, detector) -> None:
+    """Three faces that fill little of a wide frame: the short-range mesh alone misses them."""
+    head = cv2.resize(astronaut[HEAD_CROP], None, fx=1.3, fy=1.3, interpolation=cv2.INTER_CUBIC)
+    photo = np.full((600, 1500, 3), (96, 110, 124), np.uint8)
+    xs = (60, 560, 1060)
+    for x in xs:
+        photo[600 - 20 - head.shape[0] : 580, x : x + head.shape[1]] = head
+    assert detector._run(photo) == [], "premise: the mesh graph alone finds nothing here"
+    faces = detector.detect(photo)
+    assert len(faces) == 3
+    for face, x in zip(faces, xs, strict=True):
+        assert x <= face.box[0] < face.box[2] <= x + head.shape[1]
+        assert _is_upright(face.landmarks)
+
+
+@pytest.mark.xfail(strict=True, reason="known limit: faces of ~5% of the frame width are too "
+                   "small for mediapipe's full-range detector (it sees the frame at 192 px); "
+                   "the face stage finds 2 of these 4")
+def test_four_small_faces_in_a_group_frame(astronaut, detector) -> None:
+    crop = cv2.resize(astronaut[HEAD_CROP], (176, 208), interpolation=cv2.INTER_AREA)
+    photo = np.full((900, 1600, 3), (90, 110, 130), np.uint8)
+    for x in (50, 450, 850, 1250):
+        photo[300:508, x : x + 176] = crop
+    assert len(detector.detect(photo)) == 4
+
+
+def test_face_cut_by_the_border(astronaut, detector, astronaut_landmarks) -> None:
+    cut = np.ascontiguousarray(astronaut[:, 215:])  # the left third of the face is outside
+    faces = detector.detect(cut)
+    assert len(faces) == 1
+    f = faces[0]
+    assert 0.5 < f.score < 1.0  # some landmarks fall outside the photo
+    assert f.box[0] == 0.0
+    visible = astronaut_landmarks[:, 0] >= 230
+    shifted = astronaut_landmarks - (215, 0)
+    assert _median_error(f.landmarks[visible], shifted[visible]) < 0.1 * _interocular(shifted)
+
+
+@pytest.mark.parametrize("orientation", sorted(EXIF_STORED_ROT90))
+def test_exif_rotated_photo_gives_an_upright_face(tmp_path: Path, astronaut, detector,
+                                                  astronaut_landmarks, orientation: int) -> None:
+    path = tmp_path / f"camera{orientation}.jpg"
+    save_with_exif_orientation(path, astronaut, orientation)
+    image = load_image(path)
+    faces = detector.detect(image)
+    assert len(faces) == 1
+    assert _is_upright(faces[0].landmarks)
+    assert _median_error(faces[0].landmarks, astronaut_landmarks) < 0.05 * _interocular(astronaut_landmarks)
+    # Without the EXIF turn the stored pixels hold no upright face.
+    with Image.open(path) as raw:
+        stored = np.asarray(raw.convert("RGB"))
+    assert not any(_is_upright(f.landmarks) for f in detector.detect(stored))
+
+
+def test_large_photo_is_detected_downscaled_and_mapped_back(astronaut, detector,
+                                                            astronaut_landmarks, monkeypatch) -> None:
+    side, x0, y0 = 2048, 2500, 900
+    photo = np.full((4000, 6000, 3), (70, 80, 90), np.uint8)
+    photo[y0 : y0 + side, x0 : x0 + side] = cv2.resize(astronaut, (side, side),
+                                                       interpolation=cv2.INTER_CUBIC)
+    seen: list[tuple[int, ...]] = []
+    run = detector._run
+
+    def spy(image: np.ndarray) -> list[np.ndarray]:
+        seen.append(image.shape)
+        return run(image)
+
+    monkeypatch.setattr(detector, "_run", spy)
+    faces = detector.detect(photo)
+    # Every mesh pass saw a downscaled view (at most the padded second-chance view).
+    assert seen and all(max(s[:2]) <= 1.5 * detector.detect_max_side for s in seen)
+    assert len(faces) == 1
+    expected = astronaut_landmarks * (side / 512) + (x0, y0)
+    # Landmarks come back in full-resolution pixels, as precise as the downscaled view allows.
+    assert _median_error(faces[0].landmarks, expected) < 0.03 * _interocular(expected)
+    assert faces[0].box[2] > x0 and faces[0].box[0] < x0 + side
+
+
+def test_blank_and_noise_photos_have_no_face(detector) -> None:
+    assert detector.detect(np.full((300, 400, 3), 200, np.uint8)) == []
+    noise = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    assert detector.detect(noise) == []
+
+
+@pytest.mark.parametrize("size", [256, 512, 1024])
+def test_prepare_aligns_every_face(astronaut, detector, size: int) -> None:
+    from s3pot.pipeline import PipelineConfig, S3potPredictor
+
+    predictor = S3potPredictor(PipelineConfig(align_size=size), detector=detector)
+    photo, _ = tile_faces(astronaut, 2)
+    results = predictor.prepare(photo, reference=False)
+    assert len(results) == 2
+    for r in results:
+        assert r.aligned.shape == (size, size, 3) and r.aligned.dtype == np.uint8
+        assert r.parsing.shape == (size, size) and r.parsing.dtype == np.uint8
+        assert r.reference is None
+        np.testing.assert_allclose(r.landmarks_aligned, r.transform.to_aligned(r.face.landmarks))
+        np.testing.assert_allclose(r.transform.to_photo(r.landmarks_aligned), r.face.landmarks,
+                                   atol=1e-6)
+        # FFHQ geometry: eyes level, centred, mouth below them, chin inside the crop.
+        el, er, ml, mr = alignment_points(r.landmarks_aligned)
+        assert abs(er[1] - el[1]) < 0.01 * size
+        assert abs((el[0] + er[0]) / 2 - size / 2) < 0.03 * size
+        assert 0.15 * size < er[0] - el[0] <= 0.25 * size + 1e-6  # crop side >= 4 eye distances
+        assert (ml + mr)[1] / 2 > el[1] + 0.1 * size
+        assert r.landmarks_aligned[CHIN, 1] < size
+        assert r.landmarks_aligned[MOUTH_LEFT, 0] < r.landmarks_aligned[MOUTH_RIGHT, 0]
+        # The aligned crop is the photo sampled through the transform.
+        back = r.transform.to_photo_image(r.aligned, photo.shape)
+        inside = r.transform.to_photo_mask(np.ones((size, size), bool), photo.shape)
+        inside = cv2.erode(inside.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        assert np.abs(back[inside].astype(float) - photo[inside]).mean() < 10
+        assert r.extras["valid"].shape == (size, size)
+
+
+def test_prepare_rejects_non_rgb(predictor) -> None:
+    with pytest.raises(ValueError, match="RGB uint8"):
+        predictor.prepare(np.zeros((10, 10), np.uint8), reference=False)
+    with pytest.raises(ValueError, match="RGB uint8"):
+        predictor.prepare(np.zeros((10, 10, 3), np.float32), reference=False)
+    assert predictor.prepare(np.zeros((64, 64, 3), np.uint8), reference=False) == []

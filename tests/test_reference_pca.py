@@ -1,0 +1,180 @@
+"""The default reference generator: warp, robust fit, fitting command, shipped model."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from s3pot.reference.base import Reference, build_generator
+from s3pot.reference.pca import PCAReferenceGenerator, default_model_path
+from s3pot.reference.shape_free import rasterize
+
+BENCH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "bench"
+
+
+@pytest.fixture(scope="module")
+def gen() -> PCAReferenceGenerator:
+    return PCAReferenceGenerator()
+
+
+@pytest.fixture(scope="module")
+def mean_face(gen: PCAReferenceGenerator) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic aligned face: the model's own mean texture warped onto its mean shape,
+    so that it is a face the model explains (clean, no occluder)."""
+    size = 256
+    fr = gen.frame
+    lm = fr.mean_shape[:478] * size - 0.5
+    verts = fr.vertices(lm)
+    tex = (gen.mean @ gen.colour_inv)  # model space -> RGB at the normalised level
+    tex_grid = fr.to_grid(tex)
+    sup = fr.support.astype(np.float32)
+    for _ in range(3):  # extend past the support so that bilinear reads stay on face
+        num = cv2.blur(tex_grid * sup[..., None], (3, 3))
+        den = cv2.blur(sup, (3, 3))
+        new = (den > 0) & (sup == 0)
+        tex_grid[new] = num[new] / den[new][:, None]
+        sup = np.where(new, 1.0, sup).astype(np.float32)
+    mx, my, box = fr.inverse_maps(verts, size)
+    x0, y0, x1, y1 = box
+    img = np.full((size, size, 3), 90.0, np.float32)
+    patch = cv2.remap(tex_grid, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                      borderValue=(90, 90, 90))
+    img[y0:y1, x0:x1] = patch
+    return np.clip(img, 0, 255).astype(np.uint8), lm
+
+
+def test_rasterize_covers_each_pixel_once_with_valid_barycentrics() -> None:
+    verts = np.array([[0.0, 0.0], [9.0, 0.0], [0.0, 9.0], [9.0, 9.0]])
+    tris = np.array([[0, 1, 2], [1, 3, 2]])
+    tid, bary = rasterize(verts, tris, 10, 10)
+    assert (tid >= 0).all()
+    assert np.allclose(bary.sum(-1), 1.0, atol=1e-5)
+    assert (bary >= -1e-5).all()
+    # Barycentric interpolation of the vertices gives back every pixel centre.
+    pts = np.einsum("ijk,ijkd->ijd", bary, verts[tris[tid]])
+    yy, xx = np.mgrid[0:10, 0:10]
+    assert np.allclose(pts[..., 0], xx, atol=1e-4) and np.allclose(pts[..., 1], yy, atol=1e-4)
+
+
+def test_warp_round_trip_is_identity_inside_support(gen: PCAReferenceGenerator) -> None:
+    """shape-free -> aligned -> shape-free: a texel's aligned position, looked up in the
+    inverse map, returns the texel (sub-texel accuracy), on a face with a pose change."""
+    fr = gen.frame
+    size = 256
+    lm = fr.mean_shape[:478] * size - 0.5
+    # A yawed / stretched face: squeeze one side, shift and rotate a little.
+    c = lm.mean(0)
+    d = lm - c
+    d[:, 0] *= np.where(d[:, 0] > 0, 0.8, 1.05)
+    rot = np.array([[np.cos(0.1), -np.sin(0.1)], [np.sin(0.1), np.cos(0.1)]])
+    lm2 = c + d @ rot.T + [3.0, -2.0]
+    verts = fr.vertices(lm2)
+    pts = fr.sample_points(verts)  # aligned px of every texel centre
+    mx, my, box = fr.inverse_maps(verts, size)
+    x0, y0, _, _ = box
+    px = cv2.remap(mx, (pts[:, 0] - x0).astype(np.float32)[None], (pts[:, 1] - y0).astype(np.float32)[None],
+                   cv2.INTER_LINEAR)[0]
+    py = cv2.remap(my, (pts[:, 0] - x0).astype(np.float32)[None], (pts[:, 1] - y0).astype(np.float32)[None],
+                   cv2.INTER_LINEAR)[0]
+    ij = fr.texel_ij
+    err = np.hypot(px - ij[:, 1], py - ij[:, 0])
+    # Inner texels (away from the support's rim, where the inverse map is extrapolated).
+    inner = cv2.erode(fr.support.astype(np.uint8), np.ones((5, 5), np.uint8))[fr.support] > 0
+    assert np.median(err[inner]) < 0.1
+    assert np.percentile(err[inner], 99) < 0.5
+
+
+def test_shipped_model_loads_and_is_the_registry_default() -> None:
+    path = default_model_path()
+    assert path.exists() and path.stat().st_size < 3_000_000
+    g = build_generator("pca")
+    assert isinstance(g, PCAReferenceGenerator)
+    assert g.basis.shape[1] >= 16
+    assert (path.parent / "FITTING.md").exists()
+
+
+def test_clean_face_is_kept(gen: PCAReferenceGenerator, mean_face) -> None:
+    img, lm = mean_face
+    ref = gen.generate(img, lm, np.zeros(img.shape[:2], np.uint8))
+    assert isinstance(ref, Reference)
+    assert ref.image.shape == img.shape and ref.image.dtype == np.uint8
+    assert ref.confidence.shape == img.shape[:2] and ref.confidence.dtype == np.float32
+    assert 0.0 <= ref.confidence.min() and ref.confidence.max() <= 1.0
+    inner = _inner_face(lm, img.shape[0])
+    assert np.abs(ref.image.astype(float) - img)[inner].mean() < 4.0
+    assert ref.confidence[inner].mean() > 0.85
+
+
+def test_robust_fit_rejects_a_flat_patch(gen: PCAReferenceGenerator, mean_face) -> None:
+    img, lm = mean_face
+    occ = img.copy()
+    # A flat green patch over the image-left eye and cheek.
+    eye = lm[[33, 133]].mean(0)
+    x0, y0 = int(eye[0] - 22), int(eye[1] - 12)
+    patch = np.zeros(img.shape[:2], bool)
+    patch[y0:y0 + 40, x0:x0 + 40] = True
+    occ[patch] = (40, 200, 60)
+    ref = gen.generate(occ, lm, np.zeros(img.shape[:2], np.uint8))
+    err_ref = np.abs(ref.image.astype(float) - img)[patch].mean()
+    err_in = np.abs(occ.astype(float) - img)[patch].mean()
+    assert err_ref < 0.35 * err_in
+    core = cv2.erode(patch.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert ref.confidence[core].mean() < 0.2
+    far = _inner_face(lm, img.shape[0]) & ~(cv2.dilate(patch.astype(np.uint8), np.ones((25, 25), np.uint8)) > 0)
+    assert ref.confidence[far].mean() > 0.8
+
+
+def _inner_face(lm: np.ndarray, size: int) -> np.ndarray:
+    """Pixels well inside the mesh oval."""
+    from s3pot.faces.topology import parts
+
+    m = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(m, [np.round(lm[parts()["oval"]]).astype(np.int32)], 1)
+    return cv2.erode(m, np.ones((15, 15), np.uint8)) > 0
+
+
+@pytest.mark.data
+def test_bench_restoration_and_fidelity(gen: PCAReferenceGenerator) -> None:
+    """A small slice of the developers' bench: occluded pixels come back closer to the
+    clean frame, visible face pixels stay close to the input."""
+    if not (BENCH / "families.csv").exists():
+        pytest.skip(f"developers' bench not found at {BENCH} (../shared/data/bench)")
+    from s3pot.faces.align import ffhq_quad, transform_from_quad
+    from s3pot.faces.base import alignment_points
+    from s3pot.faces.mediapipe_mesh import MediapipeFaceMesh
+    from s3pot.image_io import load_image
+    from s3pot.parsing.landmarks import parse_landmarks
+
+    rows = list(csv.DictReader(open(BENCH / "families.csv", encoding="utf-8")))
+    picked = [r for r in rows if r["family"] in ("sunglasses", "proc_poly")][:8]
+    det = MediapipeFaceMesh()
+    err_ref = err_in = 0.0
+    fid = []
+    try:
+        for r in picked:
+            img = load_image(BENCH / "images" / f"{r['name']}.png")
+            clean = load_image(BENCH / "clean" / f"{r['name']}.png").astype(float)
+            gt = load_image(BENCH / "masks" / f"{r['name']}.png")[..., 0] > 127
+            face_f = load_image(BENCH / "face" / f"{r['name']}.png")[..., 0] > 127
+            faces = det.detect(img)
+            if not faces:
+                continue
+            f = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+            tr = transform_from_quad(ffhq_quad(*alignment_points(f.landmarks)), 256)
+            al, lm = tr.warp_image(img), tr.to_aligned(f.landmarks)
+            ref = gen.generate(al, lm, parse_landmarks(lm, 256))
+            valid = tr.to_photo_mask(np.ones((256, 256), np.float32), img.shape)
+            out = np.where(valid[..., None], tr.to_photo_image(ref.image, img.shape), img).astype(float)
+            err_ref += np.abs(out - clean)[gt].sum()
+            err_in += np.abs(img - clean)[gt].sum()
+            vis = face_f & ~gt & valid
+            fid.append(np.abs(out - img)[vis].mean())
+    finally:
+        det.close()
+    assert len(fid) >= 6
+    assert err_ref < 0.8 * err_in
+    assert np.mean(fid) < 10.0
