@@ -240,3 +240,17 @@ def test_segment_skip_existing_counts_every_requested_output(tmp_path: Path, pho
     code, err = _run(capsys, *args, "--skip-existing", "--save-visible")
     assert code == 0 and "photos: 1 processed, 0 skipped" in err
     assert (out / "astronaut.visible.png").is_file()
+
+
+@needs_segment_backends
+def test_segment_with_a_missing_model_fails_once_before_the_batch(tmp_path: Path, photo_dir: Path,
+                                                                  capsys) -> None:
+    model = tmp_path / "no_such_model.npz"
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as info:
+        main(["segment", str(photo_dir / "astronaut.jpg"), str(photo_dir / "rgba.png"),
+              "-o", str(out), "--quiet", "--reference-model", str(model)])
+    message = str(info.value.code)
+    assert message.startswith("s3pot: ") and str(model) in message and "\n" not in message
+    assert "photos:" not in capsys.readouterr().err  # stopped before any photo
+    assert not out.exists() or not any(out.iterdir())

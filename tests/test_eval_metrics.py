@@ -94,3 +94,11 @@ def test_perfect_prediction() -> None:
     for key in ("occluder_iou", "mean_iou", "precision", "recall", "f1", "pixel_accuracy",
                 "face_miou"):
         assert s[key] == pytest.approx(1.0), key
+
+
+def test_face_region_overrides_predicted_visible_for_comparability() -> None:
+    face = m(["###.", "###."])
+    gt = m(["#...", "...."])
+    own_visible = m(["....", "...."])  # a method's own (here useless) visible mask
+    with_face = score_image("x", gt, gt, face=face, pred_visible=own_visible)
+    assert summarize([with_face])["face_miou"] == pytest.approx(1.0)

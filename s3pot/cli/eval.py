@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--occluder-classes", help="celebamask: comma-separated classes that count as "
                    "occluders (default: hair,hat,cloth)")
     m = p.add_argument_group("methods")
-    m.add_argument("--threshold", type=float, help="diff: ΔE threshold (default 20)")
+    m.add_argument("--threshold", type=float, help="diff: ΔE threshold (default 8)")
     m.add_argument("--weights", help="supervised-synth: trained weights file")
     m.add_argument("--train-faces", help="supervised-synth: face photos to train on")
     m.add_argument("--train-occluders", help="supervised-synth: RGBA occluder cut-outs")

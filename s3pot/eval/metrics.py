@@ -9,7 +9,8 @@ whole image unless said otherwise):
 - ``precision``, ``recall``: pooled TP/(TP+FP), TP/(TP+FN); ``f1`` = 2TP/(2TP+FP+FN);
 - ``pixel_accuracy``: pooled fraction of pixels where P equals G;
 - ``face_miou``: RealOcc-style two-class mIoU of the *visible face* versus everything else
-  (mean of the pooled IoU of the face class and of the non-face class);
+  (mean of the pooled IoU of the face class and of the non-face class); with a given face
+  region the predicted visible face is that region minus the predicted occlusion;
 - ``clean_fp_rate``: on images with empty G, the pooled fraction of the face region that is
   flagged (of the whole image where no face region is given).
 
@@ -93,10 +94,12 @@ def score_image(
     face: np.ndarray | None = None,
     pred_visible: np.ndarray | None = None,
 ) -> ImageScore:
-    """Score one image. ``pred_visible`` defaults to ``face`` minus the predicted occlusion.
+    """Score one image.
 
-    That default scores a method that outputs only occlusion inside the annotated face
-    region, which is what the face/non-face mIoU of an occlusion mask means. Likewise
+    Face/non-face mIoU: when the dataset gives a face region, the predicted visible face is
+    ``face`` minus the predicted occlusion for every method, so the metric compares
+    occlusion masks only and methods stay comparable; ``pred_visible`` (the method's own
+    visible-face mask) is used only where no face region is given, as on RealOcc.
     ``gt_visible`` defaults to ``face`` minus the ground-truth occlusion.
     """
     pred = np.asarray(pred_occlusion, bool)
@@ -105,7 +108,7 @@ def score_image(
     occ = Confusion.of(pred, gt_occlusion) if gt_occlusion is not None else None
     vis = None
     if gt_visible is not None:
-        if pred_visible is None and face is not None:
+        if face is not None:
             pred_visible = np.asarray(face, bool) & ~pred
         if pred_visible is not None:
             vis = Confusion.of(pred_visible, gt_visible)

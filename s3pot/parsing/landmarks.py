@@ -7,8 +7,8 @@ eyeglasses, earrings) stay empty.
 
 The skin reaches above the brows to a plausible hairline: the upper brow arc lifted along
 the face's up direction by ``H * (1 - 0.45 t^2)`` (t in [-1, 1] across the brows), with
-``H = FOREHEAD_RATIO * |brows - nose base|`` -- a forehead of about 70 % of the way to a
-typical hairline in the centre, lower at the temples.
+``H = FOREHEAD_RATIO * |brows - nose base|`` -- most of the way to a typical hairline in
+the centre, lower at the temples.
 """
 
 from __future__ import annotations
@@ -19,7 +19,11 @@ import numpy as np
 from s3pot.faces.topology import BROW_UPPER, NOSE_BASE, NOSE_POINTS, parts
 from s3pot.parsing.base import CLASS_ID, FaceParser
 
-FOREHEAD_RATIO = 0.7
+# Calibrated against 68-point face outlines (jaw points 0-16 closed over brows lifted 70 %
+# of the way to the hairline) on the dev faces: the mesh's upper brow edge sits above the
+# 68-point brow line, and its oval runs inside the 68-point jaw.
+FOREHEAD_RATIO = 0.8
+JAW_MARGIN = 0.05
 _SHIFT = 4  # sub-pixel polygon drawing (cv2 fixed point)
 
 
@@ -42,8 +46,13 @@ def forehead_curve(lm: np.ndarray, ratio: float = FOREHEAD_RATIO) -> np.ndarray:
     return brows + np.outer(h * (1 - 0.45 * t**2), up)
 
 
-def face_outline(lm: np.ndarray, ratio: float = FOREHEAD_RATIO) -> np.ndarray:
-    """Closed outline of the face: mesh jaw arc below the brows, then the forehead curve."""
+def face_outline(lm: np.ndarray, ratio: float = FOREHEAD_RATIO, jaw_margin: float = 0.0) -> np.ndarray:
+    """Closed outline of the face: mesh jaw arc below the brows, then the forehead curve.
+
+    ``jaw_margin`` pushes the jaw arc outwards from the nose base by that fraction of its
+    distance: the mesh oval runs slightly inside the silhouette that 68-point annotations
+    (and people) draw along the jaw.
+    """
     right, up = face_axes(lm)
     oval = parts()["oval"]
     pts = lm[oval]
@@ -57,6 +66,9 @@ def face_outline(lm: np.ndarray, ratio: float = FOREHEAD_RATIO) -> np.ndarray:
     jaw = pts[arc]
     if (jaw[0] - jaw[-1]) @ right > 0:  # make it run image-left -> image-right
         jaw = jaw[::-1]
+    if jaw_margin:
+        centre = lm[NOSE_BASE]
+        jaw = centre + (jaw - centre) * (1.0 + jaw_margin)
     return np.vstack([jaw, forehead_curve(lm, ratio)[::-1]])
 
 
@@ -66,7 +78,10 @@ def _fill(canvas: np.ndarray, poly: np.ndarray, value: int) -> None:
 
 
 def parse_landmarks(
-    lm: np.ndarray, size: int | tuple[int, int], forehead_ratio: float = FOREHEAD_RATIO
+    lm: np.ndarray,
+    size: int | tuple[int, int],
+    forehead_ratio: float = FOREHEAD_RATIO,
+    jaw_margin: float = JAW_MARGIN,
 ) -> np.ndarray:
     """12-class parsing of an image of ``size`` from mesh landmarks in its pixels."""
     h, w = (size, size) if isinstance(size, int) else size
@@ -75,7 +90,7 @@ def parse_landmarks(
     out = np.zeros((h, w), np.uint8)
     right, up = face_axes(lm)
     # Neck: from the jaw ends straight down (below the face), drawn first, then covered.
-    jaw = face_outline(lm, forehead_ratio)
+    jaw = face_outline(lm, forehead_ratio, jaw_margin)
     left_end, right_end = jaw[0], jaw[np.argmax(jaw @ right)]
     chin = lm[152]
     drop = 1.2 * np.linalg.norm(chin - lm[NOSE_BASE])
@@ -100,8 +115,11 @@ def parse_landmarks(
 class LandmarkParser(FaceParser):
     """Default parser: polygons of the face mesh (no weights, occlusion-proof geometry)."""
 
-    def __init__(self, forehead_ratio: float = FOREHEAD_RATIO) -> None:
+    def __init__(self, forehead_ratio: float = FOREHEAD_RATIO, jaw_margin: float = JAW_MARGIN) -> None:
         self.forehead_ratio = forehead_ratio
+        self.jaw_margin = jaw_margin
 
     def parse(self, aligned: np.ndarray, landmarks_aligned: np.ndarray) -> np.ndarray:
-        return parse_landmarks(landmarks_aligned, aligned.shape[:2], self.forehead_ratio)
+        return parse_landmarks(
+            landmarks_aligned, aligned.shape[:2], self.forehead_ratio, self.jaw_margin
+        )

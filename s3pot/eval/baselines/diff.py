@@ -15,7 +15,10 @@ from s3pot.eval.baselines.faces import Prepare, paste_union, pipeline_prepare
 from s3pot.eval.predictions import Prediction
 from s3pot.parsing.base import face_region
 
-DEFAULT_THRESHOLD = 20.0  # ΔE: clearly visible colour change
+# ΔE. Chosen on a synthetic set made from training frames (s3pot synth, 80 images): 5 / 8 /
+# 12 / 20 gave occluder IoU 38.5 / 37.2 / 34.5 / 29.2 with clean false positives 3.6 / 1.8 /
+# 0.9 / 0.4 %; 8 balances the two. Never tuned on the benchmark.
+DEFAULT_THRESHOLD = 8.0
 
 
 def delta_e(a: np.ndarray, b: np.ndarray, blur: float) -> np.ndarray:
