@@ -5,22 +5,26 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from s3pot.decode.guided import guided_refine
+from s3pot.decode.edges import snap_to_edges
 from s3pot.parsing.base import face_region
 
 
-def test_guided_refine_moves_a_blurry_edge_onto_the_image_edge():
-    # Image: dark left half, bright right half, edge at x = 40. Soft mask: a ramp centred at
-    # x = 34 (6 px off). After refinement the 0.5 crossing must sit on the image edge.
+@pytest.mark.parametrize("offset", [-6, -3, 2, 5])
+def test_snap_moves_a_misplaced_blurry_edge_onto_the_image_edge(offset):
+    # Image: dark left, bright right (noisy), edge at x = 40. Soft field: a ramp whose 0.5
+    # crossing is `offset` px off. After snapping, the crossing must sit on the image edge.
     h, w = 64, 80
-    img = np.zeros((h, w, 3), np.uint8)
-    img[:, 40:] = 220
+    rng = np.random.default_rng(0)
+    img = np.zeros((h, w, 3), np.float32)
+    img[:, 40:] = 200
+    img = np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
     x = np.arange(w, dtype=np.float32)
-    soft = np.clip((x - 34) / 16 + 0.5, 0, 1)[None].repeat(h, 0)
-    out = guided_refine(img, soft, radius=8, eps=1e-4)
-    crossing = np.argmax(out[h // 2] >= 0.5)
-    assert abs(crossing - 40) <= 1
-    assert abs(np.argmax(soft[h // 2] >= 0.5) - 40) >= 5  # the input really was off
+    soft = np.clip((x - (40 + offset)) / 14 + 0.5, 0, 1)[None].repeat(h, 0)
+    out = snap_to_edges(img, soft, smoothness=200, colour_sigma=10)
+    rows = slice(8, h - 8)
+    crossing = np.argmax(out[rows] >= 0.5, axis=1)
+    assert np.all(np.abs(crossing - 40) <= 1)
+    assert abs(np.argmax(soft[h // 2] >= 0.5) - 40) >= 2  # the input really was off
 
 
 @pytest.fixture(scope="module")

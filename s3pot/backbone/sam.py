@@ -16,6 +16,7 @@ of its two-way transformer, with a forward hook: SAM itself is never forked or p
 from __future__ import annotations
 
 import re
+import types
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from segment_anything import sam_model_registry
 from segment_anything.modeling import (
     ImageEncoderViT,
@@ -33,6 +35,7 @@ from segment_anything.modeling import (
     Sam,
     TwoWayTransformer,
 )
+from segment_anything.modeling.transformer import Attention
 from segment_anything.utils.transforms import ResizeLongestSide
 from torch import nn
 
@@ -256,6 +259,39 @@ def capture_attended_image_tokens(decoder: MaskDecoder) -> Iterator[dict]:
         handle.remove()
 
 
+def _fused_attention_forward(self: Attention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """SAM's decoder ``Attention.forward``, same weights and formula, one fused kernel.
+
+    ``softmax(q k^T / sqrt(d)) v`` through ``scaled_dot_product_attention`` (whose default
+    scale is SAM's ``1 / sqrt(c_per_head)``) instead of materialising the ``N x 4096``
+    attention matrix. It matters here and not in SAM's own use: S³POT feeds the decoder
+    every face token as a prompt (about a thousand), where the stock layer spends most of
+    its time dividing and soft-maxing that matrix.
+    """
+    q = self._separate_heads(self.q_proj(q), self.num_heads)
+    k = self._separate_heads(self.k_proj(k), self.num_heads)
+    v = self._separate_heads(self.v_proj(v), self.num_heads)
+    out = F.scaled_dot_product_attention(q, k, v)
+    return self.out_proj(self._recombine_heads(out))
+
+
+@contextmanager
+def fused_decoder_attention(decoder: MaskDecoder) -> Iterator[None]:
+    """Run the decoder's attention layers with :func:`_fused_attention_forward`, then restore.
+
+    Per-instance and temporary: the ``Sam`` object and the installed package are unchanged
+    outside the ``with`` block (tests compare both paths).
+    """
+    layers = [m for m in decoder.modules() if isinstance(m, Attention)]
+    for m in layers:
+        m.forward = types.MethodType(_fused_attention_forward, m)
+    try:
+        yield
+    finally:
+        for m in layers:
+            del m.forward
+
+
 class SamBackbone(nn.Module):
     """Frozen SAM: encoder, prompt encoder and decoder, in SAM's own frames.
 
@@ -340,8 +376,9 @@ class SamBackbone(nn.Module):
         Returns ``(low-res logits [P, 1, 4h, 4w], attended image tokens [P, C, h, w])``.
         SAM's decoder repeats the image per prompt set, so it cannot batch several images.
         """
-        with capture_attended_image_tokens(self.sam.mask_decoder) as store:
-            logits, _ = self.sam.mask_decoder(
+        dec = self.sam.mask_decoder
+        with capture_attended_image_tokens(dec) as store, fused_decoder_attention(dec):
+            logits, _ = dec(
                 image_embeddings=embedding,
                 image_pe=self.sam.prompt_encoder.get_dense_pe(),
                 sparse_prompt_embeddings=sparse,

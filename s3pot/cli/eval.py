@@ -137,11 +137,17 @@ def run(args: argparse.Namespace) -> int:
     except (S3potError, ValueError) as exc:
         raise SystemExit(f"s3pot eval: {exc}") from None
     title = f"{label} on {Path(args.paths[-1])} ({ds.layout}, {len(ds)} images)"
+    info = getattr(source, "method", None) and getattr(source.method, "meta", None)
+    extra = {"method_info": info} if info else {}
     if args.format == "json":
         print(json_report(result, dataset=str(args.paths[-1]), layout=ds.layout,
-                          source=label, seconds=round(result.seconds, 1)))
+                          source=label, seconds=round(result.seconds, 1), **extra))
     else:
         print(markdown_table(result, title))
+        held = (info or {}).get("config", {}).get("holdout")
+        if held:
+            print(f"Trained with occluder kind(s) {', '.join(held)} held out: their rows "
+                  "measure occluders the model never saw.")
     if args.plot:
         from s3pot.eval.plot import plot_result
 

@@ -1,5 +1,5 @@
 """Evaluation: metrics, dataset readers, baselines and a synthetic occlusion generator.
 
-Everything here is scoring machinery. Ground truth is read only by :mod:`s3pot.eval.runner`
-and :mod:`s3pot.eval.metrics`; methods receive the image and nothing else.
+Everything here is scoring machinery. Readers load ground truth lazily and only
+:mod:`s3pot.eval.runner` asks for it; methods receive the image and nothing else.
 """

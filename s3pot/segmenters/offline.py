@@ -4,7 +4,7 @@
     contrast   s3pot.prompts.contrast (token cosine contrast inside M, initial prompt p0)
     prompts    s3pot.prompts.selection (greedy one-to-one matching -> positives / negatives)
     screening  prompts re-weighted by their agreement with the generator's pixel evidence
-    decode     s3pot.decode.guided (soft prompt field -> guided filter -> mask)
+    decode     s3pot.decode.colour + s3pot.decode.edges (colour models, edge snapping)
 
 The contrast and prompt-selection code is the same as on the SAM path; only the encoder and
 the decoder differ. Nothing here is trained on occlusion masks: the few weights below were
@@ -20,7 +20,7 @@ import numpy as np
 
 from s3pot.backbone.offline import OfflineEncoder
 from s3pot.decode.colour import colour_llr
-from s3pot.decode.guided import guided_refine
+from s3pot.decode.edges import snap_to_edges
 from s3pot.parsing.base import face_region
 from s3pot.prompts.contrast import initial_prompt, token_contrast, token_mask_at_centres
 from s3pot.prompts.selection import select_prompts
@@ -32,20 +32,22 @@ from s3pot.types import FaceResult
 class OfflineParams:
     """Hyper-parameters (tuned on ../shared/data/bench, see benchmarks/offline_quality.py)."""
 
-    grid: int = 32  # token grid over the aligned crop
+    grid: int = 16  # token grid over the work crop (8-px tokens at 128 px)
     work_size: int = 128  # decoding resolution (the aligned crop is resized to this)
     diff_lo: float = 10.0  # Lab distance (raw vs reference) where evidence starts
     diff_hi: float = 35.0  # ... and where it saturates
     w_confidence: float = 0.5  # weight of the generator's (1 - confidence)
     w_diff: float = 0.3  # weight of the raw-vs-reference colour distance
     w_prompts: float = 0.2  # weight of the screened prompt field
-    w_colour: float = 0.12  # weight of the colour log-likelihood ratio (per nat)
+    w_colour: float = 0.4  # weight of the colour log-likelihood ratio (per nat)
     seed_power: float = 2.0  # seed weights = evidence ** power (occluder), (1-evidence) ** power (face)
     colour_prior: float = 0.02  # occluder seed mass (fraction of M) at which colour counts half
     blur: float = 1.5  # smoothing of the evidence (work px)
-    guided_radius: int = 4  # guided filter window (work px)
-    guided_eps: float = 1e-3
-    threshold: float = 0.5  # occlusion score above this -> occluded
+    smoothness: float = 100.0  # edge-aware smoothing strength (fast global smoother lambda)
+    colour_sigma: float = 10.0  # colour step (grey levels) that stops the smoothing
+    threshold: float = 0.45  # occlusion score above this -> occluded (seeds)
+    grow_threshold: float = 0.3  # seeds grow over connected pixels above this (hysteresis)
+    baseline_quantile: float = 0.3  # the face's own evidence level (quantile over M) is subtracted
     min_blob: float = 0.004  # occluded components smaller than this fraction of M are dropped
 
 
@@ -105,10 +107,15 @@ class OfflineSegmenter(Segmenter):
             llr = colour_llr(raw, inside * s0**p.seed_power, inside * (1 - s0) ** p.seed_power,
                              prior_mass=p.colour_prior * max(float(inside.sum()), 1.0))
             score = score + p.w_colour * llr
+        if p.baseline_quantile > 0 and region.any():
+            # Relative evidence: a face the model explains poorly everywhere (wrinkles, odd
+            # light) raises every pixel; an occluder stands out from the face's own level.
+            base = float(np.clip(np.quantile(score[region], p.baseline_quantile), 0.0, 0.5))
+            score = (score - base) / max(1.0 - base, 1e-3)
         if p.blur > 0:
             score = cv2.GaussianBlur(score, (0, 0), p.blur)
-        score = guided_refine(raw, score, p.guided_radius, p.guided_eps)
-        occ = (score >= p.threshold) & region
+        score = snap_to_edges(raw, score, p.smoothness, p.colour_sigma)
+        occ = _hysteresis(score, region, p.threshold, p.grow_threshold)
         occ = _drop_small(occ, p.min_blob * max(region.sum(), 1))
         # Soft output: keep the refined score where the cleaned mask agrees.
         soft = np.where(occ, np.maximum(score, 0.5), np.minimum(score, 0.499)).astype(np.float32)
@@ -117,6 +124,20 @@ class OfflineSegmenter(Segmenter):
         return output_from_visible(
             visible_prob, face.parsing, prompts=prompts, p0=p0, token_contrast=contrast[0].numpy()
         )
+
+
+def _hysteresis(score: np.ndarray, region: np.ndarray, high: float, low: float) -> np.ndarray:
+    """Pixels above ``low`` connected to a pixel above ``high``: occluders are contiguous,
+    so weak evidence next to strong evidence is believed, isolated weak evidence is not."""
+    strong = (score >= high) & region
+    if low >= high:
+        return strong
+    weak = (score >= low) & region
+    n, labels = cv2.connectedComponents(weak.astype(np.uint8), connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[np.unique(labels[strong])] = True
+    keep[0] = False
+    return keep[labels]
 
 
 def _drop_small(mask: np.ndarray, min_area: float) -> np.ndarray:
