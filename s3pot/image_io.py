@@ -85,6 +85,10 @@ def decode_image(data: bytes, name: object = "<bytes>") -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
@@ -92,6 +96,7 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     tmp_path = Path(tmp)
     try:
         write(tmp_path)
+        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are ordinary files
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)

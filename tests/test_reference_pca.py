@@ -128,6 +128,34 @@ def test_robust_fit_rejects_a_flat_patch(gen: PCAReferenceGenerator, mean_face) 
     assert ref.confidence[far].mean() > 0.8
 
 
+def test_robust_fit_survives_a_large_skin_toned_occluder(gen: PCAReferenceGenerator, mean_face) -> None:
+    """A textured, skin-toned patch over the upper ~half of the face (a hat brim, a hand):
+    the low-complexity stages reject it and the richer model must not re-admit it.
+    (Without the inlier lock the confidence there stays ~0.7 and restoration ~0.8.)"""
+    img, lm = mean_face
+    inner = _inner_face(lm, img.shape[0])
+    ys = np.nonzero(inner.any(1))[0]
+    patch = np.zeros(img.shape[:2], bool)
+    patch[: int(ys[0] + 0.45 * (ys[-1] - ys[0]))] = True
+    patch &= cv2.dilate(inner.astype(np.uint8), np.ones((31, 31), np.uint8)) > 0
+    skin = np.median(img[inner], 0).astype(float)
+    yy, xx = np.mgrid[: img.shape[0], : img.shape[1]]
+    tex = 0.9 + 0.12 * np.sin(xx / 2.0) * np.sin(yy / 3.0)
+    occ = img.astype(float)
+    occ[patch] = (skin * [1.15, 1.0, 0.55])[None] * tex[patch][:, None]
+    occ = np.clip(occ, 0, 255).astype(np.uint8)
+    ref = gen.generate(occ, lm, np.zeros(img.shape[:2], np.uint8))
+    hidden = patch & inner
+    assert hidden.sum() > 0.4 * inner.sum()
+    err_ref = np.abs(ref.image.astype(float) - img)[hidden].mean()
+    err_in = np.abs(occ.astype(float) - img)[hidden].mean()
+    assert err_ref < 0.5 * err_in
+    core = (cv2.erode(patch.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0) & inner
+    assert ref.confidence[core].mean() < 0.25
+    far = inner & ~(cv2.dilate(patch.astype(np.uint8), np.ones((25, 25), np.uint8)) > 0)
+    assert ref.confidence[far].mean() > 0.9
+
+
 def _inner_face(lm: np.ndarray, size: int) -> np.ndarray:
     """Pixels well inside the mesh oval."""
     from s3pot.faces.topology import parts

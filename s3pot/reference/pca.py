@@ -7,6 +7,12 @@ reweighted least squares whose weights come from per-block residuals (so a hand 
 brim is rejected as a whole region, not pixel by pixel), and warp the fitted face back.
 The fit can only ever produce a face, so occluded pixels come back as face.
 
+The inlier set is decided at low model complexity (the mean face, 4 and 8 components,
+IRLS repeated at 8) and then locked: the 16- to 64-component stages may only lower a
+block's weight, never raise it. A rich model re-admitted skin-toned or face-textured
+occluders (a straw brim, a patch of someone else's face) once it was allowed to, and then
+explained them; the lock took the confidence AUROC on the dev bench from 0.83 to 0.89.
+
 Output, in the aligned frame of the input:
 
 - ``confidence`` in [0, 1]: how well the input agrees with the fitted face at each pixel,
