@@ -9,9 +9,12 @@ padded copy (faces cut by the border) -- this is where cut-off faces are recover
 
 The mesh graph's own detector is short-range: it sees the photo at 128 px, so in a group
 photo or a wide frame small faces vanish. When the faces found cover little of the photo
-(or none were found), mediapipe's full-range detector proposes boxes and the mesh runs
-again on a crop around every box that no found face explains. Photos whose face fills the
-frame never pay for that second pass.
+(or none were found), mediapipe's full-range detector proposes boxes, on the whole view
+and, for photos larger than a few detector inputs, on overlapping tiles of the
+full-resolution photo (it sees any input at 192 px: on a whole 6000 px photo it misses
+every face under ~450 px). The mesh then runs again on a full-resolution crop around every
+box that no found face explains. Photos whose face fills the frame never pay for that
+second pass: they cost one mesh call.
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ import cv2
 import numpy as np
 
 from s3pot.faces.base import FaceDetector
+from s3pot.faces.tiles import DETECTOR_INPUT, nms, plan_tiles
 from s3pot.types import Face
 
 DETECT_MAX_SIDE = 1280  # photos larger than this are downscaled for detection
 SMALL_FACE_FRACTION = 0.08  # below this face coverage, look for more faces with the detector
 CROP_CONTEXT = 2.2  # crop side around a detector box, in box sides
 CROP_SIDE = 256  # crops are resampled to this side before the mesh runs on them
+SMALLER_FACES = 4  # beside found faces, tiles look for faces down to this many times smaller
 
 
 class MediapipeFaceMesh(FaceDetector):
@@ -40,15 +45,17 @@ class MediapipeFaceMesh(FaceDetector):
                  detect_max_side: int = DETECT_MAX_SIDE) -> None:
         import mediapipe as mp
 
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True,
-            max_num_faces=max_faces,
-            refine_landmarks=True,
-            min_detection_confidence=min_confidence,
-        )
+        with _quiet_native_logs(first=True):
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True,
+                max_num_faces=max_faces,
+                refine_landmarks=True,
+                min_detection_confidence=min_confidence,
+            )
         self._lock = threading.Lock()  # the mediapipe graph is not re-entrant
         self.detect_max_side = detect_max_side
         self.min_confidence = min_confidence
+        self.max_faces = max_faces
         self._detector = None  # full-range detector, built on first need
         self._warm = False
 
@@ -79,12 +86,12 @@ class MediapipeFaceMesh(FaceDetector):
             pad = max(small.shape[:2]) // 4
             padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
             found = [pts - pad for pts in self._run(padded)]
+        found = [pts / scale for pts in found]  # photo pixels from here on
         covered = sum(float(np.prod(p.max(0) - p.min(0))) for p in found)
-        if covered < SMALL_FACE_FRACTION * small.shape[0] * small.shape[1]:
-            found += self._faces_from_detector(small, found)
+        if covered < SMALL_FACE_FRACTION * h * w:
+            found += self._faces_from_detector(image, small, found)
         faces = []
         for pts in found:
-            pts = pts / scale
             x0, y0 = pts.min(0)
             x1, y1 = pts.max(0)
             box = np.array([max(x0, 0), max(y0, 0), min(x1, w - 1), min(y1, h - 1)])
@@ -95,35 +102,72 @@ class MediapipeFaceMesh(FaceDetector):
         faces.sort(key=lambda f: (f.box[0], f.box[1]))
         return faces
 
-    def _faces_from_detector(self, image: np.ndarray, known: list[np.ndarray]) -> list[np.ndarray]:
-        """Mesh on crops around full-range detections that no known face explains."""
+    def _faces_from_detector(self, image: np.ndarray, small: np.ndarray,
+                             known: list[np.ndarray]) -> list[np.ndarray]:
+        """Mesh on full-resolution crops around detector boxes that no known face explains."""
+        h, w = image.shape[:2]
+        boxes = self._proposals(image, small, known)
+        extra: list[np.ndarray] = []
+        runs = 0
+        for x0, y0, x1, y1 in boxes:
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+            side = max(x1 - x0, y1 - y0)
+            if (side < 8 or not (0 <= cx < w and 0 <= cy < h)
+                    or any(_inside(cx, cy, pts) for pts in known + extra)):
+                continue
+            if runs == self.max_faces:  # bounds the work on a photo full of false boxes
+                break
+            runs += 1
+            half = side * CROP_CONTEXT / 2
+            cx0, cy0 = int(round(cx - half)), int(round(cy - half))
+            size = int(round(2 * half))
+            zoom = CROP_SIDE / size
+            crop = cv2.resize(_crop_padded(image, cx0, cy0, size), (CROP_SIDE, CROP_SIDE),
+                              interpolation=cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR)
+            for pts in self._run(crop):
+                pts = pts / zoom + (cx0, cy0)
+                if not any(_inside(*pts.mean(0), other) for other in known + extra):
+                    extra.append(pts)
+        return extra
+
+    def _proposals(self, image: np.ndarray, small: np.ndarray,
+                   known: list[np.ndarray]) -> np.ndarray:
+        """Full-range detector boxes (x0, y0, x1, y1 in photo pixels), best first, merged
+        over the whole view and the tiles.
+
+        Beside faces already found, tiles only look for faces down to SMALLER_FACES times
+        smaller: a large photo with one mid-sized face (a half-length portrait) then costs
+        a few tiles, not the full budget spent hunting for faces a tenth of its size.
+        """
         if self._detector is None:
             import mediapipe as mp
 
             self._detector = mp.solutions.face_detection.FaceDetection(
                 model_selection=1, min_detection_confidence=self.min_confidence
             )
-        with self._lock, _quiet_native_logs(first=True):
-            res = self._detector.process(np.ascontiguousarray(image))
         h, w = image.shape[:2]
-        extra: list[np.ndarray] = []
-        for det in res.detections or []:
-            bb = det.location_data.relative_bounding_box
-            cx, cy = (bb.xmin + bb.width / 2) * w, (bb.ymin + bb.height / 2) * h
-            side = max(bb.width * w, bb.height * h)
-            if any(_inside(cx, cy, pts) for pts in known + extra) or side < 8:
-                continue
-            half = side * CROP_CONTEXT / 2
-            x0, y0 = int(round(cx - half)), int(round(cy - half))
-            size = int(round(2 * half))
-            crop = _crop_padded(image, x0, y0, size)
-            zoom = CROP_SIDE / size
-            crop = cv2.resize(crop, (CROP_SIDE, CROP_SIDE), interpolation=cv2.INTER_LINEAR)
-            for pts in self._run(crop):
-                pts = pts / zoom + (x0, y0)
-                if not any(_inside(*pts.mean(0), other) for other in known + extra):
-                    extra.append(pts)
-        return extra
+        smallest = min((float((p.max(0) - p.min(0)).max()) for p in known), default=0.0)
+        tiles = plan_tiles(w, h, min_face=smallest / SMALLER_FACES)
+        boxes, scores = [], []
+        for i, (x, y, tw, th) in enumerate([(0, 0, w, h)] + tiles):
+            # Tiles are cut from the full-resolution photo and shrunk straight to the
+            # detector input: one small array at a time, never a second full-size copy.
+            view = small if i == 0 else image[y : y + th, x : x + tw]
+            zoom = view.shape[1] / tw if i == 0 else DETECTOR_INPUT / max(tw, th)
+            if i > 0:
+                view = cv2.resize(view, (max(1, round(tw * zoom)), max(1, round(th * zoom))),
+                                  interpolation=cv2.INTER_AREA)
+            with self._lock, _quiet_native_logs(first=True):
+                res = self._detector.process(np.ascontiguousarray(view))
+            vh, vw = view.shape[:2]
+            for det in res.detections or []:
+                bb = det.location_data.relative_bounding_box
+                bx, by = bb.xmin * vw / zoom + x, bb.ymin * vh / zoom + y
+                boxes.append((bx, by, bx + bb.width * vw / zoom, by + bb.height * vh / zoom))
+                scores.append(det.score[0])
+        if not boxes:
+            return np.zeros((0, 4))
+        return np.asarray(boxes)[nms(np.asarray(boxes), np.asarray(scores))]
 
     def close(self) -> None:
         self._mesh.close()
@@ -163,9 +207,16 @@ def _inside(x: float, y: float, pts: np.ndarray) -> bool:
 
 
 def _crop_padded(image: np.ndarray, x0: int, y0: int, size: int) -> np.ndarray:
-    """Square crop that may extend past the border (replicated edge pixels)."""
+    """Square crop that may extend past the border (replicated edge pixels).
+
+    Only the crop is padded, never the photo: on a 96-Mpx photo padding the whole photo
+    would be a second full-size copy per crop.
+    """
     h, w = image.shape[:2]
-    pad = max(0, -x0, -y0, x0 + size - w, y0 + size - h)
-    if pad:
-        image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    return image[y0 + pad : y0 + pad + size, x0 + pad : x0 + pad + size]
+    cx0, cy0 = min(max(x0, 0), w - 1), min(max(y0, 0), h - 1)
+    cx1, cy1 = max(min(x0 + size, w), cx0 + 1), max(min(y0 + size, h), cy0 + 1)
+    crop = image[cy0:cy1, cx0:cx1]
+    pads = (cy0 - y0, y0 + size - cy1, cx0 - x0, x0 + size - cx1)
+    if any(pads):
+        crop = cv2.copyMakeBorder(crop, *pads, cv2.BORDER_REPLICATE)
+    return crop

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from s3pot.backbone.sam import SamBackbone
-from s3pot.objectives import s3pot_loss, sample_logits
+from s3pot.objectives import LossTerms, s3pot_loss, sample_logits
 from s3pot.parsing.base import face_region
 from s3pot.prompts.contrast import (
     initial_prompt,
@@ -121,7 +121,7 @@ def batch_loss(
     e_i: torch.Tensor,
     coords: torch.Tensor,
     labels: torch.Tensor,
-):
+) -> LossTerms:
     """S³POT objective of a padded batch (see :func:`s3pot.objectives.s3pot_loss`)."""
     logits = screened_logits(backbone, screening, e_i, coords, labels)
     at_points = sample_logits(logits, coords.to(logits.device), backbone.frame_hw)
