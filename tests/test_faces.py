@@ -81,15 +81,82 @@ def test_small_faces_in_a_wide_frame_use_the_detector_fallback(astronaut, detect
         assert _is_upright(face.landmarks)
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: faces of ~5% of the frame width are too "
-                   "small for mediapipe's full-range detector (it sees the frame at 192 px); "
-                   "the face stage finds 2 of these 4")
 def test_four_small_faces_in_a_group_frame(astronaut, detector) -> None:
+    """Faces of ~5% of the frame width: too small for the full-range detector on the whole
+    frame (it sees it at 192 px); found on tiles."""
     crop = cv2.resize(astronaut[HEAD_CROP], (176, 208), interpolation=cv2.INTER_AREA)
     photo = np.full((900, 1600, 3), (90, 110, 130), np.uint8)
-    for x in (50, 450, 850, 1250):
+    xs = (50, 450, 850, 1250)
+    for x in xs:
         photo[300:508, x : x + 176] = crop
-    assert len(detector.detect(photo)) == 4
+    faces = detector.detect(photo)
+    assert len(faces) == 4
+    for face, x in zip(faces, xs, strict=True):
+        assert x <= face.box[0] < face.box[2] <= x + 176 and 300 <= face.box[1]
+        assert _is_upright(face.landmarks)
+
+
+def _count_calls(detector, monkeypatch) -> dict[str, int]:
+    """Counts mesh runs and full-range detector passes (whole view and tiles) of ``detector``."""
+    calls = {"mesh": 0, "proposals": 0}
+    run, proposals = detector._run, detector._proposals
+
+    def counted_run(image: np.ndarray) -> list[np.ndarray]:
+        calls["mesh"] += 1
+        return run(image)
+
+    def counted_proposals(*args) -> np.ndarray:
+        calls["proposals"] += 1
+        return proposals(*args)
+
+    monkeypatch.setattr(detector, "_run", counted_run)
+    monkeypatch.setattr(detector, "_proposals", counted_proposals)
+    return calls
+
+
+def test_small_face_in_a_large_frame(astronaut, detector, astronaut_landmarks, monkeypatch) -> None:
+    """A ~100 px face in a 24-Mpx frame (1.7% of its width): found on tiles, meshed on a
+    full-resolution crop (in the 1280 px view it would be 20 px wide)."""
+    side, x0, y0 = 512, 4400, 2900
+    photo = np.full((4000, 6000, 3), (70, 80, 90), np.uint8)
+    photo[y0 : y0 + side, x0 : x0 + side] = astronaut
+    calls = _count_calls(detector, monkeypatch)
+    faces = detector.detect(photo)
+    assert len(faces) == 1 and calls["proposals"] == 1
+    expected = astronaut_landmarks + (x0, y0)
+    assert _median_error(faces[0].landmarks, expected) < 0.03 * _interocular(expected)
+
+
+def test_frame_filling_face_costs_one_mesh_call(astronaut, detector, monkeypatch) -> None:
+    """The common case pays nothing for the small-face search: one mesh call, no detector."""
+    head = np.ascontiguousarray(astronaut[HEAD_CROP])  # the face covers ~17% of the frame
+    large = cv2.resize(head, None, fx=10, fy=10, interpolation=cv2.INTER_LINEAR)
+    calls = _count_calls(detector, monkeypatch)
+    assert len(detector.detect(head)) == 1
+    assert len(detector.detect(large)) == 1
+    assert calls == {"mesh": 2, "proposals": 0}
+
+
+def test_tiles_cover_the_photo_within_budget() -> None:
+    from s3pot.faces.tiles import MAX_TILES, plan_tiles
+
+    assert plan_tiles(500, 400) == [], "a photo near the detector input needs no tiles"
+    for w, h in ((1600, 900), (6000, 4000), (4000, 6000), (12000, 8000), (12000, 1500)):
+        tiles = plan_tiles(w, h)
+        assert 1 < len(tiles) <= MAX_TILES
+        cover = np.zeros((h // 10, w // 10), bool)
+        for x, y, tw, th in tiles:
+            assert 0 <= x and x + tw <= w and 0 <= y and y + th <= h
+            cover[y // 10 : (y + th) // 10, x // 10 : (x + tw) // 10] = True
+        assert cover.all()
+        # Tiles overlap by at least a quarter tile: a face that small is whole in one tile.
+        side = tiles[0][2]
+        face = side // 4
+        for fx in range(0, w - face, max(1, w // 97)):
+            assert any(x <= fx and fx + face <= x + tw for x, _, tw, _ in tiles)
+    # Beside a found face, tiles only look for faces a few times smaller: fewer tiles.
+    assert len(plan_tiles(6000, 4000, min_face=300)) < len(plan_tiles(6000, 4000))
+    assert plan_tiles(6000, 4000, min_face=2000) == []
 
 
 def test_face_cut_by_the_border(astronaut, detector, astronaut_landmarks) -> None:

@@ -35,7 +35,7 @@ DETECT_MAX_SIDE = 1280  # photos larger than this are downscaled for detection
 SMALL_FACE_FRACTION = 0.08  # below this face coverage, look for more faces with the detector
 CROP_CONTEXT = 2.2  # crop side around a detector box, in box sides
 CROP_SIDE = 256  # crops are resampled to this side before the mesh runs on them
-SMALLER_FACES = 4  # beside found faces, tiles look for faces down to this many times smaller
+SMALLER_FACES = 3  # beside found faces, tiles look for faces down to this many times smaller
 
 
 class MediapipeFaceMesh(FaceDetector):
@@ -148,22 +148,27 @@ class MediapipeFaceMesh(FaceDetector):
         h, w = image.shape[:2]
         smallest = min((float((p.max(0) - p.min(0)).max()) for p in known), default=0.0)
         tiles = plan_tiles(w, h, min_face=smallest / SMALLER_FACES)
+        scale = small.shape[1] / w
         boxes, scores = [], []
-        for i, (x, y, tw, th) in enumerate([(0, 0, w, h)] + tiles):
-            # Tiles are cut from the full-resolution photo and shrunk straight to the
-            # detector input: one small array at a time, never a second full-size copy.
-            view = small if i == 0 else image[y : y + th, x : x + tw]
-            zoom = view.shape[1] / tw if i == 0 else DETECTOR_INPUT / max(tw, th)
-            if i > 0:
-                view = cv2.resize(view, (max(1, round(tw * zoom)), max(1, round(th * zoom))),
+        for x, y, tw, th in [(0, 0, w, h)] + tiles:
+            # Cut tiles from the detection view when it holds enough pixels for the
+            # detector input (always, unless the photo is very elongated): no pass over
+            # the full-resolution photo, and only one small array at a time.
+            k = scale if max(tw, th) * scale >= DETECTOR_INPUT or (tw, th) == (w, h) else 1.0
+            view = (small if k == scale else image)[
+                round(y * k) : round((y + th) * k), round(x * k) : round((x + tw) * k)]
+            vh, vw = view.shape[:2]
+            if (tw, th) != (w, h) and max(vh, vw) > DETECTOR_INPUT:
+                f = DETECTOR_INPUT / max(vh, vw)
+                view = cv2.resize(view, (max(1, round(vw * f)), max(1, round(vh * f))),
                                   interpolation=cv2.INTER_AREA)
             with self._lock, _quiet_native_logs(first=True):
                 res = self._detector.process(np.ascontiguousarray(view))
-            vh, vw = view.shape[:2]
+            sx, sy = tw / vw, th / vh  # photo pixels per view pixel
             for det in res.detections or []:
                 bb = det.location_data.relative_bounding_box
-                bx, by = bb.xmin * vw / zoom + x, bb.ymin * vh / zoom + y
-                boxes.append((bx, by, bx + bb.width * vw / zoom, by + bb.height * vh / zoom))
+                bx, by = x + bb.xmin * vw * sx, y + bb.ymin * vh * sy
+                boxes.append((bx, by, bx + bb.width * vw * sx, by + bb.height * vh * sy))
                 scores.append(det.score[0])
         if not boxes:
             return np.zeros((0, 4))

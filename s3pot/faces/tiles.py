@@ -19,7 +19,7 @@ import numpy as np
 DETECTOR_INPUT = 192  # mediapipe full-range detector input side
 MIN_FACE_FRACTION = 0.08  # smallest face it finds reliably, in input sides (box side)
 TILE_MIN = 3 * DETECTOR_INPUT  # finer tiles would only find faces too small to segment
-MAX_TILES = 40
+MAX_TILES = 24
 
 
 def plan_tiles(width: int, height: int, min_face: float = 0.0,
@@ -28,7 +28,7 @@ def plan_tiles(width: int, height: int, min_face: float = 0.0,
     ``min_face`` px (or as small as ``max_tiles`` allows); [] when the whole view suffices."""
     long = max(width, height)
     side = max(TILE_MIN, min_face / MIN_FACE_FRACTION)
-    while side < long:
+    while 1.5 * side <= long:  # tiles that add less resolution than this are not worth it
         s = int(side)
         # A face of side f in an overlap o is cut by at most (f - o) / 2 in the best tile:
         # o = 0.06 * long keeps faces up to 0.1 * long (the whole view finds faces from

@@ -27,6 +27,7 @@ from s3pot.parsing.base import face_region
 from s3pot.prompts.contrast import initial_prompt, token_contrast, token_mask_at_centres
 from s3pot.prompts.selection import select_prompts
 from s3pot.segmenters.base import SegmentationOutput, Segmenter, output_from_visible
+from s3pot.segmenters.evidence import EvidencePrior, pixel_evidence
 from s3pot.types import FaceResult
 
 
@@ -36,8 +37,8 @@ class OfflineParams:
 
     grid: int = 16  # token grid over the work crop (8-px tokens at 128 px)
     work_size: int = 128  # decoding resolution (the aligned crop is resized to this)
-    diff_lo: float = 10.0  # Lab distance (raw vs reference) where evidence starts
-    diff_hi: float = 35.0  # ... and where it saturates
+    prior: str = ""  # evidence prior file ("" = the shipped one, "none" = no prior)
+    prior_scale: float = 1.0  # evidence counts above prior_scale x (clean faces' 90th percentile)
     w_confidence: float = 0.5  # weight of the generator's (1 - confidence)
     w_diff: float = 0.3  # weight of the raw-vs-reference colour distance
     w_prompts: float = 0.2  # weight of the screened prompt field
@@ -59,6 +60,7 @@ class OfflineSegmenter(Segmenter):
     def __init__(self, params: OfflineParams | None = None) -> None:
         self.p = params or OfflineParams()
         self.encoder = OfflineEncoder(self.p.grid)
+        self.prior = EvidencePrior.load(self.p.prior or None) if self.p.prior != "none" else None
 
     def segment(self, face: FaceResult) -> SegmentationOutput:
         if face.reference is None:
@@ -83,12 +85,12 @@ class OfflineSegmenter(Segmenter):
             p0 = int(initial_prompt(contrast)[0])
             prompts = select_prompts(f[:1], f[1:], tmask)[0]
 
-        # Pixel evidence of occlusion from the generator.
-        lab_raw = cv2.cvtColor(raw, cv2.COLOR_RGB2LAB).astype(np.float32)
-        lab_ref = cv2.cvtColor(ref, cv2.COLOR_RGB2LAB).astype(np.float32)
-        dist = np.linalg.norm(lab_raw - lab_ref, axis=2)
-        e_diff = np.clip((dist - p.diff_lo) / (p.diff_hi - p.diff_lo), 0, 1)
-        e_conf = 1.0 - np.clip(conf, 0, 1)
+        # Pixel evidence of occlusion from the generator, above what clean faces show here.
+        e_conf, e_diff = pixel_evidence(raw, ref, conf)
+        if self.prior is not None and p.prior_scale > 0:
+            q_conf, q_diff = self.prior.level(ws)
+            e_conf = _above(e_conf, p.prior_scale * q_conf)
+            e_diff = _above(e_diff, p.prior_scale * q_diff)
 
         # Screening: each prompt's vote is weighted by how much the pixel evidence under it
         # agrees with its label; the votes form a soft field on the token grid.
@@ -138,6 +140,12 @@ def _single_thread():
         yield
     finally:
         torch.set_num_threads(old)
+
+
+def _above(evidence: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Evidence in excess of ``level``, rescaled back to [0, 1]."""
+    level = np.clip(level, 0.0, 0.95)
+    return np.clip((evidence - level) / (1.0 - level), 0.0, 1.0)
 
 
 def _hysteresis(score: np.ndarray, region: np.ndarray, high: float, low: float) -> np.ndarray:

@@ -1,0 +1,135 @@
+"""Pixel evidence of occlusion, and what clean faces look like under it.
+
+Two maps come out of the reference stage: ``1 - confidence`` (the face model rejects the
+pixel) and the colour distance between photo and reference. Neither is zero on a clean
+face: eyes, mouth corners, the jaw line and strongly lit cheeks are hard for any face model.
+The *evidence prior* records, per pixel of the aligned frame, how much evidence clean faces
+show there (mean and 90th percentile over clean face photos), so that the segmenter asks
+"more than a clean face would show here?" rather than "more than a global threshold?".
+
+It is fitted from face photos alone (no occlusion masks):
+
+    python -m s3pot.segmenters.evidence FACES_DIR -o s3pot/segmenters/models/evidence_prior.npz \
+        [--exclude STEMS.txt] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from s3pot.errors import CheckpointError
+
+DIFF_LO = 10.0  # Lab distance (photo vs reference) where colour evidence starts
+DIFF_HI = 35.0  # ... and where it saturates
+PRIOR_SIZE = 64  # resolution of the stored prior maps (smooth maps: upsampled when used)
+
+
+def pixel_evidence(raw: np.ndarray, ref: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(e_conf, e_diff)`` in [0, 1], both (H, W) float32, for same-size raw/ref/confidence."""
+    lab_raw = cv2.cvtColor(raw, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab_ref = cv2.cvtColor(ref, cv2.COLOR_RGB2LAB).astype(np.float32)
+    dist = np.linalg.norm(lab_raw - lab_ref, axis=2)
+    e_diff = np.clip((dist - DIFF_LO) / (DIFF_HI - DIFF_LO), 0, 1)
+    e_conf = 1.0 - np.clip(confidence.astype(np.float32), 0, 1)
+    return e_conf, e_diff
+
+
+@dataclass
+class EvidencePrior:
+    """Per-pixel clean-face evidence level in the aligned frame (any aligned size)."""
+
+    q90: np.ndarray  # (2, PRIOR_SIZE, PRIOR_SIZE) float32: 90th percentile of e_conf, e_diff
+    mean: np.ndarray  # (2, PRIOR_SIZE, PRIOR_SIZE) float32
+    count: int  # clean faces it was fitted on
+
+    def level(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """The q90 maps of e_conf and e_diff resized to ``size``."""
+        up = [cv2.resize(m, (size, size), interpolation=cv2.INTER_LINEAR) for m in self.q90]
+        return up[0], up[1]
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        import io
+
+        from s3pot.image_io import save_bytes
+
+        buf = io.BytesIO()
+        np.savez_compressed(buf, q90=self.q90.astype(np.float16), mean=self.mean.astype(np.float16),
+                            count=np.int64(self.count), version=np.int64(1))
+        save_bytes(path, buf.getvalue())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> EvidencePrior:
+        p = Path(path) if path is not None else default_prior_path()
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                return cls(q90=z["q90"].astype(np.float32), mean=z["mean"].astype(np.float32),
+                           count=int(z["count"]))
+        except FileNotFoundError:
+            raise CheckpointError(p, "evidence prior not found") from None
+        except (OSError, KeyError, ValueError) as exc:
+            raise CheckpointError(p, f"not a readable evidence prior ({exc})") from None
+
+
+def default_prior_path() -> Path:
+    return Path(str(resources.files("s3pot.segmenters") / "models" / "evidence_prior.npz"))
+
+
+def fit_prior(samples: list[tuple[np.ndarray, np.ndarray]]) -> EvidencePrior:
+    """Fit from ``(e_conf, e_diff)`` pairs of clean faces (any common size)."""
+    if not samples:
+        raise ValueError("no clean faces to fit the evidence prior on")
+    stack = np.stack([
+        np.stack([cv2.resize(m, (PRIOR_SIZE, PRIOR_SIZE), interpolation=cv2.INTER_AREA) for m in pair])
+        for pair in samples
+    ])  # (N, 2, S, S)
+    q90 = np.quantile(stack, 0.9, axis=0).astype(np.float32)
+    q90 = np.stack([cv2.GaussianBlur(m, (0, 0), 1.0) for m in q90])
+    return EvidencePrior(q90=q90, mean=stack.mean(0).astype(np.float32), count=len(samples))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tqdm import tqdm
+
+    from s3pot.errors import S3potError
+    from s3pot.image_io import find_images, load_image
+    from s3pot.pipeline import PipelineConfig, S3potPredictor
+
+    ap = argparse.ArgumentParser(description="Fit the clean-face evidence prior of the offline segmenter.")
+    ap.add_argument("faces", help="folder of clean face photos")
+    ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("--exclude", help="file of photo stems to leave out (one per line)")
+    ap.add_argument("--limit", type=int, default=0, help="use at most N photos (evenly spread)")
+    ap.add_argument("--size", type=int, default=256)
+    args = ap.parse_args(argv)
+    paths, _ = find_images([args.faces])
+    if args.exclude:
+        skip = {line.strip() for line in open(args.exclude) if line.strip()}
+        paths = [p for p in paths if p.stem not in skip]
+    if args.limit and len(paths) > args.limit:
+        paths = paths[:: len(paths) // args.limit][: args.limit]
+    pred = S3potPredictor(PipelineConfig(align_size=args.size))
+    samples = []
+    for path in tqdm(paths, unit="photo"):
+        try:
+            faces = pred.prepare(load_image(path))
+        except S3potError as exc:
+            print(f"skipped: {exc}", file=sys.stderr)
+            continue
+        for f in faces:
+            samples.append(pixel_evidence(f.aligned, f.reference, f.confidence))
+    prior = fit_prior(samples)
+    prior.save(args.output)
+    print(f"evidence prior fitted on {prior.count} faces from {len(paths)} photos -> {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
