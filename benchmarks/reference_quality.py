@@ -140,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             rec["conf_occ"] = float(conf[gt].mean())
         rec["fid"] = float(np.abs(out - fi)[visible].mean()) if visible.any() else float("nan")
         rec["conf_vis"] = float(conf[visible].mean()) if visible.any() else float("nan")
+        rec["n_vis"] = int(visible.sum())
+        rec["n_low"] = int((conf[visible] < 0.5).sum())
         per.append(rec)
         if args.sheet and len(sheet_rows.get(fam, [])) < args.sheet_per_family:
             tiles = [img, np.clip(out + 0.5, 0, 255).astype(np.uint8), clean,
@@ -156,13 +158,14 @@ def main(argv: list[str] | None = None) -> int:
         au = np.nanmean([r["auroc"] for r in occ]) if occ else float("nan")
         co = np.nanmean([r["conf_occ"] for r in occ]) if occ else float("nan")
         cv = np.nanmean([r["conf_vis"] for r in recs])
+        low = sum(r["n_low"] for r in recs) / max(sum(r["n_vis"] for r in recs), 1)
         return (f"| {label:<13} | {len(recs):>3} | {ratio:6.3f} | {med:6.3f} | {fid:6.2f} | "
-                f"{au:5.3f} | {co:5.2f} | {cv:5.2f} |")
+                f"{au:5.3f} | {co:5.2f} | {cv:5.2f} | {low:5.3f} |")
 
     print(f"bench: {bench.resolve()}  generator: {args.generator}  size: {args.size}  "
           f"photos: {len(rows)}  face missed: {missed}")
-    print("| set           |   n | restor | r.med  | fidel  | AUROC | c.occ | c.vis |")
-    print("|---------------|-----|--------|--------|--------|-------|-------|-------|")
+    print("| set           |   n | restor | r.med  | fidel  | AUROC | c.occ | c.vis | c<0.5 |")
+    print("|---------------|-----|--------|--------|--------|-------|-------|-------|-------|")
     fams = sorted({r["family"] for r in per})
     for fam in fams:
         print(table_line(fam, [r for r in per if r["family"] == fam]))
@@ -175,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{np.median(tg / tm):.2f}")
     print("restor = MAE(ref,clean)/MAE(input,clean) inside GT (pooled; r.med per-image median, "
           "target <= 0.35); fidel = MAE(ref,input) on visible F, grey levels (target <= 10); "
-          "AUROC of 1-confidence for GT on F; c.occ / c.vis = mean confidence on GT / visible F")
+          "AUROC of 1-confidence for GT on F; c.occ / c.vis = mean confidence on GT / visible F; "
+          "c<0.5 = fraction of visible F pixels (pooled) with confidence below 0.5 (on the clean "
+          "rows: how much clean face the generator rejects)")
     if args.sheet and sheet_rows:
         blocks = [r for fam in sorted(sheet_rows) for r in sheet_rows[fam]]
         w = max(b.shape[1] for b in blocks)

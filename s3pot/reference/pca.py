@@ -49,9 +49,10 @@ import numpy as np
 
 from s3pot.errors import CheckpointError
 from s3pot.reference.base import Reference, ReferenceGenerator
-from s3pot.reference.shape_free import ShapeFreeFrame, normalise_gain
+from s3pot.reference.shape_free import ShapeFreeFrame, normalise_gain, shading_basis
 
 DEFAULT_MODEL = "pca_default.npz"
+DEFAULT_SHADING = "cast,x,y,xx,xy,yy"
 
 
 def default_model_path() -> Path:
@@ -75,7 +76,9 @@ class PCAReferenceGenerator(ReferenceGenerator):
     def __init__(self, model: str | os.PathLike[str] | None = None, components: int | None = None,
                  block: int = 4, iterations: int = 7, prior: float = 1.0,
                  confidence_k: float = 2.2, block_k: float = 1.45, lock_k: int = 8,
-                 lock_repeats: int = 3, blend: bool = True) -> None:
+                 lock_repeats: int = 3, blend: bool = True,
+                 shading: str | tuple[str, ...] | None = DEFAULT_SHADING,
+                 shading_prior: float = 1e-6) -> None:
         path = Path(model) if model is not None else default_model_path()
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -107,7 +110,18 @@ class PCAReferenceGenerator(ReferenceGenerator):
         self.basis = np.ascontiguousarray(arrays["basis"][:, :k].astype(np.float32))  # (3N, K)
         var = arrays["variance"][:k].astype(np.float64)
         noise = float(arrays["noise"])
-        self.ridge = (prior * noise / var).astype(np.float64)  # MAP prior on coefficients
+        # Illumination terms come first in the fitted basis, so that every stage of the
+        # coarse-to-fine schedule (the mean face included) can explain uneven light.
+        terms = tuple(t for t in (shading.split(",") if isinstance(shading, str) else shading or ())
+                      if t and t != "none")
+        self.shading_terms = terms
+        shade = shading_basis(self.frame, self.mean, self.colour, terms)
+        self.n_shade = shade.shape[1]
+        self.full_basis = np.ascontiguousarray(np.concatenate([shade, self.basis], 1))  # (3N, J+K)
+        # MAP prior on the PCA coefficients; the light terms get a token ridge only (their
+        # columns are unit-norm; the ridge keeps the solve regular, not the light small).
+        self.ridge = np.concatenate([np.full(self.n_shade, float(shading_prior)),
+                                     prior * noise / var]).astype(np.float64)
         self.confidence_k = confidence_k
         self.blend = blend  # False: the image is the model face alone (diagnostics)
         self.block_k = block_k
@@ -160,8 +174,8 @@ class PCAReferenceGenerator(ReferenceGenerator):
         self.block_of = inv  # texel -> block
         self.block_count = counts.astype(np.float64)
         self.block_index = idx  # (B, P) texel ids, -1 = pad
-        kdim = self.basis.shape[1]
-        u = self.basis.reshape(-1, 3, kdim)
+        kdim = self.full_basis.shape[1]
+        u = self.full_basis.reshape(-1, 3, kdim)
         ub = np.zeros((nb, p, 3, kdim), np.float32)
         m = idx >= 0
         ub[m] = u[idx[m]]
@@ -169,8 +183,9 @@ class PCAReferenceGenerator(ReferenceGenerator):
         g = np.einsum("bpk,bpl->bkl", self.block_basis, self.block_basis, optimize=True)
         # One contiguous (B, k*k) Gram table per model size of the schedule, so an IRLS
         # step is a vector-matrix product and a K x K solve.
-        self.stage_gram = {k: np.ascontiguousarray(g[:, :k, :k]).reshape(nb, k * k).astype(np.float64)
-                           for k, _ in self.schedule if k}
+        j = self.n_shade
+        self.stage_gram = {k + j: np.ascontiguousarray(g[:, :k + j, :k + j]).reshape(nb, (k + j) ** 2)
+                           .astype(np.float64) for k, _ in self.schedule if k + j}
         self.stage_block_rms = [np.sqrt(np.bincount(inv, r.astype(np.float64) ** 2) / counts)
                                 for r in self.stage_rms]
         # Block neighbourhoods on the cell grid, for spatial smoothing of residuals.
@@ -203,9 +218,10 @@ class PCAReferenceGenerator(ReferenceGenerator):
         # Coarse to fine in model complexity: the mean face and a few components cannot
         # explain an occluder, so the first weights already reject it; later stages with
         # every component refine the face on the blocks kept.
-        for k, level in self.schedule:
+        for k_pca, level in self.schedule:
             c = np.zeros(kdim)
             e = s
+            k = k_pca + self.n_shade  # light terms, then the first k_pca components
             if k:
                 gk = self.stage_gram[k]
                 a = (w @ gk).reshape(k, k)
@@ -222,8 +238,8 @@ class PCAReferenceGenerator(ReferenceGenerator):
             z = np.maximum(z, 0.5 * zn)
             w_new = 1.0 / (1.0 + (z / self.block_k) ** 6)
             # Past the lock, a richer model may reject more, never re-admit.
-            w = np.minimum(w, w_new) if self.lock_k and k > self.lock_k else w_new
-        y = self.mean + (self.basis @ c.astype(np.float32)).reshape(-1, 3)
+            w = np.minimum(w, w_new) if self.lock_k and k_pca > self.lock_k else w_new
+        y = self.mean + (self.full_basis @ c.astype(np.float32)).reshape(-1, 3)
         return y, w, g
 
     def generate(self, aligned: np.ndarray, landmarks_aligned: np.ndarray,

@@ -255,3 +255,54 @@ def normalise_gain(texture: np.ndarray) -> tuple[np.ndarray, float]:
 # in luminance (shading, skin tone), much less in chroma, so a chroma deviation is far
 # more telling of an occluder. The fit scales each axis by how much faces vary along it.
 OPPONENT = np.array([[0.299, 0.587, 0.114], [0.5, -0.5, 0.0], [0.25, 0.25, -0.5]], np.float32).T
+
+
+# Terms of the illumination basis (see :func:`shading_basis`).
+SHADING_TERMS = ("cast", "x", "y", "xx", "xy", "yy", "sx", "cx", "cy")
+
+
+def shading_basis(frame: ShapeFreeFrame, mean: np.ndarray, colour: np.ndarray,
+                  terms: tuple[str, ...] | list[str]) -> np.ndarray:
+    """(N*3, J) unit-norm columns that a light field turns the mean texture along.
+
+    Why: the PCA basis is fitted on faces that are mostly evenly lit, so a face in side
+    light (a gradient across it, half of it in shadow) leaves a large, smooth residual that
+    the robust fit reads as an occluder. Light multiplies the reflectance: a face under a
+    smooth light field L(u, v) is approximately ``L * mean``, which is linear in the
+    coefficients of L on a few smooth functions of the shape-free coordinates. Since the
+    model colour space is linear in RGB, a grey light field multiplies every model channel
+    alike; a colour cast scales the RGB channels separately.
+
+    ``mean`` (N, 3) is the mean texture in model space, ``colour`` the RGB -> model map.
+    Terms: ``cast`` (3 columns: per-RGB-channel gain, which includes a global gain), ``x``,
+    ``y``, ``xx``, ``xy``, ``yy`` (grey light times monomials of the centred coordinates,
+    x across the face, each axis scaled to [-1, 1] over the support), ``sx`` (grey light
+    times tanh(2.5 x): the soft terminator of a one-sided light), ``cx``/``cy`` (3 columns
+    each: per-channel gain times x / y, coloured light from one side). A low-order field
+    varies over the whole face; it cannot make a hand or a brim, whose edges are sharp.
+    """
+    unknown = [t for t in terms if t not in SHADING_TERMS]
+    if unknown:
+        raise ValueError(f"unknown shading term {unknown[0]!r} (known: {', '.join(SHADING_TERMS)})")
+    ij = frame.texel_ij.astype(np.float64)
+    lo, hi = ij.min(0), ij.max(0)
+    centre, half = (lo + hi) / 2.0, np.maximum((hi - lo) / 2.0, 1.0)
+    v, u = ((ij - centre) / half).T  # rows -> v (down), columns -> u (across)
+    mean = np.asarray(mean, np.float64)
+    rgb = mean @ np.linalg.inv(np.asarray(colour, np.float64))
+    colour = np.asarray(colour, np.float64)
+    per_channel = [np.outer(rgb[:, c], colour[c]) for c in range(3)]  # (N, 3) each
+    grey = {"x": u, "y": v, "xx": u * u, "xy": u * v, "yy": v * v, "sx": np.tanh(2.5 * u)}
+    cols: list[np.ndarray] = []
+    for t in terms:
+        if t == "cast":
+            cols += per_channel
+        elif t in ("cx", "cy"):
+            f = u if t == "cx" else v
+            cols += [p * f[:, None] for p in per_channel]
+        else:
+            cols.append(mean * grey[t][:, None])
+    if not cols:
+        return np.zeros((3 * len(ij), 0), np.float32)
+    s = np.stack([c.reshape(-1) for c in cols], 1)
+    return (s / np.maximum(np.linalg.norm(s, axis=0), 1e-9)).astype(np.float32)
