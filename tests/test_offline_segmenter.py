@@ -85,20 +85,3 @@ def test_prompts_come_from_the_shared_selection_code(predictor, occluded_astrona
     assert not (face.occlusion & face.visible).any()
     assert ((face.occlusion | face.visible) == m).all()
 
-
-def test_grabcut_takes_a_colour_consistent_occluder_whole_from_partial_seeds():
-    from s3pot.decode.graphcut import grabcut_refine
-
-    rng = np.random.default_rng(0)
-    img = np.clip(rng.normal([200, 160, 140], 8, (96, 96, 3)), 0, 255).astype(np.uint8)
-    img[30:70, 20:80] = np.clip(rng.normal([40, 60, 160], 8, (40, 60, 3)), 0, 255).astype(np.uint8)
-    region = np.zeros((96, 96), bool)
-    region[8:88, 8:88] = True
-    score = np.zeros((96, 96), np.float32)
-    score[35:65, 25:45] = 1.0  # only the left third of the blue occluder has evidence
-    occ = grabcut_refine(img, score, region, threshold=0.5, sure=0.9, iterations=3)
-    truth = np.zeros_like(region)
-    truth[30:70, 20:80] = True
-    iou = (occ & truth).sum() / (occ | truth).sum()
-    assert iou > 0.9
-    assert not (occ & ~region).any()

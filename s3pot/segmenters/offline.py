@@ -23,7 +23,6 @@ import torch
 from s3pot.backbone.offline import OfflineEncoder
 from s3pot.decode.colour import colour_llr
 from s3pot.decode.edges import snap_to_edges
-from s3pot.decode.graphcut import grabcut_refine
 from s3pot.parsing.base import face_region
 from s3pot.prompts.contrast import initial_prompt, token_contrast, token_mask_at_centres
 from s3pot.prompts.selection import select_prompts
@@ -51,8 +50,6 @@ class OfflineParams:
     colour_sigma: float = 10.0  # colour step (grey levels) that stops the smoothing
     threshold: float = 0.45  # occlusion score above this -> occluded (seeds)
     grow_threshold: float = 0.3  # seeds grow over connected pixels above this (hysteresis)
-    grabcut_iterations: int = 0  # GrabCut refinement of the thresholded mask (0 = off)
-    grabcut_sure: float = 0.9  # scores beyond this (or below 1 - this) are fixed seeds
     baseline_quantile: float = 0.3  # the face's own evidence level (quantile over M) is subtracted
     min_blob: float = 0.004  # occluded components smaller than this fraction of M are dropped
 
@@ -124,9 +121,6 @@ class OfflineSegmenter(Segmenter):
             score = cv2.GaussianBlur(score, (0, 0), p.blur)
         score = snap_to_edges(raw, score, p.smoothness, p.colour_sigma)
         occ = _hysteresis(score, region, p.threshold, p.grow_threshold)
-        if p.grabcut_iterations > 0:
-            seeds = np.where(occ, np.maximum(score, p.threshold), np.minimum(score, p.threshold - 1e-3))
-            occ = grabcut_refine(raw, seeds, region, p.threshold, p.grabcut_sure, p.grabcut_iterations)
         occ = _drop_small(occ, p.min_blob * max(region.sum(), 1))
         # Soft output: keep the refined score where the cleaned mask agrees.
         soft = np.where(occ, np.maximum(score, 0.5), np.minimum(score, 0.499)).astype(np.float32)
