@@ -10,10 +10,10 @@ padded copy (faces cut by the border) -- this is where cut-off faces are recover
 The mesh graph's own detector is short-range: it sees the photo at 128 px, so in a group
 photo or a wide frame small faces vanish. When the faces found cover little of the photo
 (or none were found), mediapipe's full-range detector proposes boxes, on the whole view
-and, for photos larger than a few detector inputs, on overlapping tiles of the
-full-resolution photo (it sees any input at 192 px: on a whole 6000 px photo it misses
-every face under ~450 px). The mesh then runs again on a full-resolution crop around every
-box that no found face explains. Photos whose face fills the frame never pay for that
+and, for photos larger than a few detector inputs, on overlapping tiles (it sees any input
+at 192 px: on a whole 6000 px photo it misses every face under ~450 px; see tiles.py). The
+mesh then runs again on a full-resolution crop around every box that no found face
+explains, so a 100 px face in a 24-Mpx photo gets 100 px worth of landmarks. Photos whose face fills the frame never pay for that
 second pass: they cost one mesh call.
 """
 
@@ -150,25 +150,23 @@ class MediapipeFaceMesh(FaceDetector):
         tiles = plan_tiles(w, h, min_face=smallest / SMALLER_FACES)
         scale = small.shape[1] / w
         boxes, scores = [], []
-        for x, y, tw, th in [(0, 0, w, h)] + tiles:
-            # Cut tiles from the detection view when it holds enough pixels for the
-            # detector input (always, unless the photo is very elongated): no pass over
-            # the full-resolution photo, and only one small array at a time.
-            k = scale if max(tw, th) * scale >= DETECTOR_INPUT or (tw, th) == (w, h) else 1.0
-            view = (small if k == scale else image)[
-                round(y * k) : round((y + th) * k), round(x * k) : round((x + tw) * k)]
-            vh, vw = view.shape[:2]
-            if (tw, th) != (w, h) and max(vh, vw) > DETECTOR_INPUT:
-                f = DETECTOR_INPUT / max(vh, vw)
-                view = cv2.resize(view, (max(1, round(vw * f)), max(1, round(vh * f))),
+        for i, (x, y, tw, th) in enumerate([(0, 0, w, h)] + tiles):
+            # Tiles are cut from the detection view when it holds the detector's input
+            # resolution for them (always, unless the photo is very elongated): no pass
+            # over the full-resolution photo, and one small array at a time.
+            src, k = (small, scale) if i == 0 or max(tw, th) * scale >= DETECTOR_INPUT else (image, 1.0)
+            view = src[round(y * k) : round((y + th) * k), round(x * k) : round((x + tw) * k)]
+            if i > 0 and max(view.shape[:2]) > DETECTOR_INPUT:
+                f = DETECTOR_INPUT / max(view.shape[:2])
+                view = cv2.resize(view, (max(1, round(view.shape[1] * f)),
+                                         max(1, round(view.shape[0] * f))),
                                   interpolation=cv2.INTER_AREA)
             with self._lock, _quiet_native_logs(first=True):
                 res = self._detector.process(np.ascontiguousarray(view))
-            sx, sy = tw / vw, th / vh  # photo pixels per view pixel
             for det in res.detections or []:
                 bb = det.location_data.relative_bounding_box
-                bx, by = x + bb.xmin * vw * sx, y + bb.ymin * vh * sy
-                boxes.append((bx, by, bx + bb.width * vw * sx, by + bb.height * vh * sy))
+                bx, by = x + bb.xmin * tw, y + bb.ymin * th
+                boxes.append((bx, by, bx + bb.width * tw, by + bb.height * th))
                 scores.append(det.score[0])
         if not boxes:
             return np.zeros((0, 4))

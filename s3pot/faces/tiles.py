@@ -6,7 +6,7 @@ misses every face under ~450 px; run on tiles of side T it finds faces down to ~
 Tiles overlap so that every face the whole view cannot find lies (nearly) whole in one
 tile: the detector tolerates about a fifth of a face cut by its input border, not more.
 
-Each extra tile costs one detector call (~5-10 ms), so the tiling is the finest one that
+Each extra tile costs one detector call (~10 ms), so the tiling is the finest one that
 fits ``max_tiles``: on a 24-Mpx photo that is faces down to ~100 px, on a 2-Mpx one ~45 px.
 """
 

@@ -78,7 +78,7 @@ class PCAReferenceGenerator(ReferenceGenerator):
                  confidence_k: float = 2.2, block_k: float = 1.45, lock_k: int = 8,
                  lock_repeats: int = 3, blend: bool = True,
                  shading: str | tuple[str, ...] | None = DEFAULT_SHADING,
-                 shading_prior: float = 1e-6) -> None:
+                 shading_prior: float = 1e-6, light_max: float = 2.5) -> None:
         path = Path(model) if model is not None else default_model_path()
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -122,6 +122,15 @@ class PCAReferenceGenerator(ReferenceGenerator):
         # columns are unit-norm; the ridge keeps the solve regular, not the light small).
         self.ridge = np.concatenate([np.full(self.n_shade, float(shading_prior)),
                                      prior * noise / var]).astype(np.float64)
+        # Light level per texel = 1 + light_rows @ (light coefficients): the fitted light
+        # field's luminance relative to the mean face's. Residuals scale with the light
+        # (a face lit twice as bright shows twice the texture deviation), so the clean-face
+        # residual scale is multiplied by it, between 1 and ``light_max`` (a shadow does
+        # not lower the noise floor; the cap keeps a bright occluder from buying itself a
+        # large tolerance).
+        self.light_max = float(light_max)
+        self.light_rows = (shade.reshape(n, 3, -1)[:, 0, :]
+                           / np.maximum(self.mean[:, :1], 1.0)).astype(np.float64)  # (N, J)
         self.confidence_k = confidence_k
         self.blend = blend  # False: the image is the model face alone (diagnostics)
         self.block_k = block_k
@@ -173,6 +182,8 @@ class PCAReferenceGenerator(ReferenceGenerator):
         idx[inv, slot] = np.arange(len(inv))
         self.block_of = inv  # texel -> block
         self.block_count = counts.astype(np.float64)
+        self.block_light = np.stack([np.bincount(inv, col, minlength=nb) for col in self.light_rows.T], 1) \
+            / self.block_count[:, None] if self.n_shade else np.zeros((nb, 0))  # (B, J)
         self.block_index = idx  # (B, P) texel ids, -1 = pad
         kdim = self.full_basis.shape[1]
         u = self.full_basis.reshape(-1, 3, kdim)
@@ -196,9 +207,10 @@ class PCAReferenceGenerator(ReferenceGenerator):
         self.block_nbrs = np.stack(nbrs, 1)  # (B, 8), -1 = none
 
     # -- the fit ---------------------------------------------------------------------
-    def fit_texture(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    def fit_texture(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
         """Robust fit of texel texture ``x`` (N, 3). Returns (model texture (N, 3), block
-        weights (B,), global residual factor)."""
+        weights (B,), global residual factor, per-texel residual scale factor of the light
+        (N,))."""
         r = x - self.mean  # (N, 3)
         rp = np.zeros((self.block_index.shape[0], self.block_index.shape[1], 3), np.float32)
         m = self.block_index >= 0
@@ -230,6 +242,8 @@ class PCAReferenceGenerator(ReferenceGenerator):
                 gc = (gk.reshape(-1, k) @ c[:k]).reshape(-1, k)
                 e = np.maximum(s - 2.0 * (h[:, :k] @ c[:k]) + gc @ c[:k], 0.0)
             z = np.sqrt(e / scale) / self.stage_block_rms[level]
+            if self.n_shade and self.light_max > 1.0:
+                z /= np.clip(1.0 + self.block_light @ c[: self.n_shade], 1.0, self.light_max)
             # A global factor for faces noisier than the calibration faces (compression,
             # light, or a low-complexity stage); a low quantile stays on visible face.
             g = float(np.clip(np.partition(z, q)[q], 1.0, 4.0))
@@ -240,7 +254,10 @@ class PCAReferenceGenerator(ReferenceGenerator):
             # Past the lock, a richer model may reject more, never re-admit.
             w = np.minimum(w, w_new) if self.lock_k and k_pca > self.lock_k else w_new
         y = self.mean + (self.full_basis @ c.astype(np.float32)).reshape(-1, 3)
-        return y, w, g
+        light = np.ones(len(x))
+        if self.n_shade and self.light_max > 1.0:
+            light = np.clip(1.0 + self.light_rows @ c[: self.n_shade], 1.0, self.light_max)
+        return y, w, g, light
 
     def generate(self, aligned: np.ndarray, landmarks_aligned: np.ndarray,
                  parsing: np.ndarray | None = None) -> Reference:
@@ -252,11 +269,11 @@ class PCAReferenceGenerator(ReferenceGenerator):
         f = self.work_size / size
         x, gain = normalise_gain(fr.sample(work, (verts + 0.5) * f - 0.5))  # (N, 3)
         x = x @ self.colour
-        y, wblock, g = self.fit_texture(x)
+        y, wblock, g, light = self.fit_texture(x)
         # Per-texel confidence: the texel's own residual against the clean-face scale
         # (sharp edges), combined with the block weights of the fit (a whole region the
         # fit rejected is occluded even where a texel happens to match).
-        d = np.sqrt(((x - y) ** 2).mean(1)) / (self.texel_rms * g)
+        d = np.sqrt(((x - y) ** 2).mean(1)) / (self.texel_rms * g * light)
         sup = fr.support.astype(np.float32)
         zg, _ = _gauss_norm(fr.to_grid(d), sup, 0.7)
         conf = 1.0 / (1.0 + (zg / self.confidence_k) ** 4)
