@@ -258,7 +258,7 @@ OPPONENT = np.array([[0.299, 0.587, 0.114], [0.5, -0.5, 0.0], [0.25, 0.25, -0.5]
 
 
 # Terms of the illumination basis (see :func:`shading_basis`).
-SHADING_TERMS = ("cast", "x", "y", "xx", "xy", "yy", "sx", "cx", "cy")
+SHADING_TERMS = ("gain", "cast", "x", "y", "xx", "xy", "yy", "sx", "cx", "cy")
 
 
 def shading_basis(frame: ShapeFreeFrame, mean: np.ndarray, colour: np.ndarray,
@@ -274,7 +274,7 @@ def shading_basis(frame: ShapeFreeFrame, mean: np.ndarray, colour: np.ndarray,
     alike; a colour cast scales the RGB channels separately.
 
     ``mean`` (N, 3) is the mean texture in model space, ``colour`` the RGB -> model map.
-    Terms: ``cast`` (3 columns: per-RGB-channel gain, which includes a global gain), ``x``,
+    Terms: ``gain`` (grey light level), ``cast`` (3 columns: per-RGB-channel gain, which includes a global gain), ``x``,
     ``y``, ``xx``, ``xy``, ``yy`` (grey light times monomials of the centred coordinates,
     x across the face, each axis scaled to [-1, 1] over the support), ``sx`` (grey light
     times tanh(2.5 x): the soft terminator of a one-sided light), ``cx``/``cy`` (3 columns
@@ -292,7 +292,7 @@ def shading_basis(frame: ShapeFreeFrame, mean: np.ndarray, colour: np.ndarray,
     rgb = mean @ np.linalg.inv(np.asarray(colour, np.float64))
     colour = np.asarray(colour, np.float64)
     per_channel = [np.outer(rgb[:, c], colour[c]) for c in range(3)]  # (N, 3) each
-    grey = {"x": u, "y": v, "xx": u * u, "xy": u * v, "yy": v * v, "sx": np.tanh(2.5 * u)}
+    grey = {"gain": np.ones_like(u), "x": u, "y": v, "xx": u * u, "xy": u * v, "yy": v * v, "sx": np.tanh(2.5 * u)}
     cols: list[np.ndarray] = []
     for t in terms:
         if t == "cast":
