@@ -29,7 +29,12 @@ def _parse_sets(items: list[str]) -> dict:
     out = {}
     for it in items:
         k, v = it.split("=", 1)
-        out[k] = float(v) if "." in v or "e" in v else int(v)
+        for cast in (int, float, str):
+            try:
+                out[k] = cast(v)
+                break
+            except ValueError:
+                continue
     return out
 
 
