@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from s3pot.checkpoints import check_keys, read_torch_file, strip_prefix
 from s3pot.errors import CheckpointError
 from s3pot.parsing.bisenet.model import BiSeNet, BiSeNetConfig
 
@@ -22,17 +23,12 @@ CELEBAMASK_CLASSES = 19
 def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     """Tensors of a checkpoint file, safely unpickled (``weights_only``), prefix stripped."""
     p = Path(path)
-    if not p.is_file():
-        raise CheckpointError(p, "file not found (download it with `s3pot weights download bisenet_celebamask`)")
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not this file"
-        raise CheckpointError(p, f"not a readable PyTorch checkpoint ({type(exc).__name__})") from None
+    obj = read_torch_file(p, "bisenet_celebamask")
     if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError(p, "not a BiSeNet state dict (expected a mapping of tensors)")
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
+    return strip_prefix(obj)
 
 
 def _shape(sd: Mapping[str, torch.Tensor], key: str, path: Path) -> tuple[int, ...]:
@@ -53,27 +49,6 @@ def infer_config(sd: Mapping[str, torch.Tensor], path: str | Path) -> BiSeNetCon
     )
 
 
-def check_keys(
-    model_sd: Mapping[str, torch.Tensor], file_sd: Mapping[str, torch.Tensor], path: str | Path
-) -> None:
-    """One-line CheckpointError naming the file when keys or shapes differ."""
-    missing = [k for k in model_sd if k not in file_sd]
-    unexpected = [k for k in file_sd if k not in model_sd]
-    wrong = [
-        f"{k} {tuple(file_sd[k].shape)} != {tuple(v.shape)}"
-        for k, v in model_sd.items()
-        if k in file_sd and tuple(file_sd[k].shape) != tuple(v.shape)
-    ]
-    problems = []
-    for label, items in (("missing keys", missing), ("unexpected keys", unexpected),
-                         ("shape mismatches", wrong)):
-        if items:
-            shown = ", ".join(items[:3]) + (", ..." if len(items) > 3 else "")
-            problems.append(f"{len(items)} {label} ({shown})")
-    if problems:
-        raise CheckpointError(path, "does not match the architecture: " + "; ".join(problems))
-
-
 def load_bisenet(path: str | Path, device: str = "cpu") -> BiSeNet:
     """Build the network the file describes and load it strictly, in eval mode."""
     sd = load_state_dict_file(path)
@@ -83,7 +58,7 @@ def load_bisenet(path: str | Path, device: str = "cpu") -> BiSeNet:
             path, f"has {cfg.n_classes} output classes, expected the 19 CelebAMask-HQ classes"
         )
     net = BiSeNet(cfg)
-    check_keys(net.state_dict(), sd, path)
+    check_keys(net.state_dict(), sd, path, "the BiSeNet architecture")
     net.load_state_dict(sd, strict=True)
     return net.to(device).eval()
 

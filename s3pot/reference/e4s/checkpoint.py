@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from s3pot.checkpoints import check_keys, read_torch_file, strip_prefix
 from s3pot.errors import CheckpointError
 from s3pot.reference.e4s.net import E4SConfig, E4SNet
 
@@ -31,21 +32,12 @@ PREFIX = "module."
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Top-level dict of the file, unpickled with ``weights_only`` (no code execution)."""
     p = Path(path)
-    if not p.is_file():
-        raise CheckpointError(p, "file not found (download it with `s3pot weights download e4s`)")
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not this file"
-        raise CheckpointError(p, f"not a readable PyTorch checkpoint ({type(exc).__name__})") from None
+    obj = read_torch_file(p, "e4s")
     if not isinstance(obj, Mapping) or not isinstance(obj.get(STATE_KEY), Mapping):
         raise CheckpointError(p, f"not an E4S checkpoint (no '{STATE_KEY}' dict at top level)")
     if not isinstance(obj.get(LATENT_KEY), torch.Tensor):
         raise CheckpointError(p, f"not an E4S checkpoint (no '{LATENT_KEY}' tensor at top level)")
     return dict(obj)
-
-
-def strip_prefix(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {(k[len(PREFIX):] if k.startswith(PREFIX) else k): v for k, v in sd.items()}
 
 
 def _need(sd: Mapping[str, torch.Tensor], key: str, path: Path) -> tuple[int, ...]:
@@ -85,32 +77,15 @@ def infer_config(sd: Mapping[str, torch.Tensor], path: str | Path) -> E4SConfig:
     return cfg
 
 
-def check_keys(model_sd: Mapping[str, torch.Tensor], file_sd: Mapping[str, torch.Tensor],
-               path: str | Path) -> None:
-    """One-line CheckpointError naming the file when keys or shapes differ."""
-    missing = [k for k in model_sd if k not in file_sd]
-    unexpected = [k for k in file_sd if k not in model_sd]
-    wrong = [f"{k} {tuple(file_sd[k].shape)} != {tuple(v.shape)}" for k, v in model_sd.items()
-             if k in file_sd and tuple(file_sd[k].shape) != tuple(v.shape)]
-    problems = []
-    for label, items in (("missing keys", missing), ("unexpected keys", unexpected),
-                         ("shape mismatches", wrong)):
-        if items:
-            shown = ", ".join(items[:3]) + (", ..." if len(items) > 3 else "")
-            problems.append(f"{len(items)} {label} ({shown})")
-    if problems:
-        raise CheckpointError(path, "does not match the E4S architecture: " + "; ".join(problems))
-
-
 def load_e4s(path: str | Path, device: str = "cpu") -> E4SNet:
     """Build the network the file describes, load it strictly, set ``latent_avg``; eval mode."""
     p = Path(path)
     ckpt = read_checkpoint(p)
-    sd = strip_prefix(ckpt[STATE_KEY])
+    sd = strip_prefix(ckpt[STATE_KEY], PREFIX)
     cfg = infer_config(sd, p)
     with torch.device("meta"):
         net = E4SNet(cfg)
-    check_keys(net.state_dict(), sd, p)
+    check_keys(net.state_dict(), sd, p, "the E4S architecture")
     net = net.to_empty(device="cpu")
     net.load_state_dict(sd, strict=True)
     net.latent_avg = _latent_avg(ckpt[LATENT_KEY], net, p)

@@ -1,0 +1,50 @@
+"""Reading published PyTorch checkpoints safely, with one-line errors.
+
+Every backend that loads someone else's weights (BiSeNet, E4S, SAM) needs the same three
+things: unpickle with ``weights_only`` (no code runs from a downloaded file), say in one
+line which file is wrong and how, and refuse partial loads (a half-loaded network gives
+silently wrong masks, which is worse than an error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from s3pot.errors import CheckpointError
+
+
+def read_torch_file(path: str | Path, weights_name: str) -> object:
+    """Unpickled content of ``path`` (``weights_only``); ``weights_name`` is the catalogue
+    name suggested for download when the file is missing."""
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(p, f"file not found (download it with `s3pot weights download {weights_name}`)")
+    try:
+        return torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not this file"
+        raise CheckpointError(p, f"not a readable PyTorch checkpoint ({type(exc).__name__})") from None
+
+
+def strip_prefix(sd: Mapping[str, torch.Tensor], prefix: str = "module.") -> dict[str, torch.Tensor]:
+    """Drop a ``DataParallel`` / wrapper prefix from every key that has it."""
+    return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in sd.items()}
+
+
+def check_keys(model_sd: Mapping[str, torch.Tensor], file_sd: Mapping[str, torch.Tensor],
+               path: str | Path, what: str = "the architecture") -> None:
+    """One-line CheckpointError naming the file when keys or shapes differ."""
+    missing = [k for k in model_sd if k not in file_sd]
+    unexpected = [k for k in file_sd if k not in model_sd]
+    wrong = [f"{k} {tuple(file_sd[k].shape)} != {tuple(v.shape)}" for k, v in model_sd.items()
+             if k in file_sd and tuple(file_sd[k].shape) != tuple(v.shape)]
+    problems = []
+    for label, items in (("missing keys", missing), ("unexpected keys", unexpected),
+                         ("shape mismatches", wrong)):
+        if items:
+            shown = ", ".join(items[:3]) + (", ..." if len(items) > 3 else "")
+            problems.append(f"{len(items)} {label} ({shown})")
+    if problems:
+        raise CheckpointError(path, f"does not match {what}: " + "; ".join(problems))
