@@ -8,6 +8,7 @@ silently wrong masks, which is worse than an error).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,10 +21,14 @@ def read_torch_file(path: str | Path, weights_name: str) -> object:
     """Unpickled content of ``path`` (``weights_only``); ``weights_name`` is the catalogue
     name suggested for download when the file is missing."""
     p = Path(path)
+    if p.is_dir():
+        raise CheckpointError(p, "is a folder, not a checkpoint file")
     if not p.is_file():
         raise CheckpointError(p, f"file not found (download it with `s3pot weights download {weights_name}`)")
     try:
-        return torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on odd pickles: we report one line
+            warnings.simplefilter("ignore")
+            return torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not this file"
         raise CheckpointError(p, f"not a readable PyTorch checkpoint ({type(exc).__name__})") from None
 

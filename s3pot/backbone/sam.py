@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import types
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from segment_anything.modeling.transformer import Attention
 from segment_anything.utils.transforms import ResizeLongestSide
 from torch import nn
 
+from s3pot.checkpoints import read_torch_file
 from s3pot.errors import CheckpointError
 
 
@@ -83,16 +83,7 @@ def _first_line(exc: BaseException) -> str:
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a SAM checkpoint safely; every failure is a one-line :class:`CheckpointError`."""
     p = Path(path)
-    if not p.exists():
-        raise CheckpointError(p, "SAM checkpoint not found (fetch one: `s3pot weights download sam_vit_b`)")
-    if p.is_dir():
-        raise CheckpointError(p, "is a folder, not a SAM checkpoint file")
-    try:
-        with warnings.catch_warnings():  # torch's own notes on odd pickles: we report one line
-            warnings.simplefilter("ignore")
-            obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure: corrupt or not a checkpoint
-        raise CheckpointError(p, f"not a readable PyTorch checkpoint ({_first_line(exc)})") from None
+    obj = read_torch_file(p, "sam_vit_b")
     if isinstance(obj, dict) and "image_encoder.patch_embed.proj.weight" not in obj:
         for key in ("model", "state_dict"):  # common wrappers of re-saved checkpoints
             inner = obj.get(key)
