@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -131,3 +132,29 @@ def celebamask_dir() -> Path:
         pytest.skip(f"CelebAMask-HQ samples not present ({CELEBAMASK_DIR}); "
                     "the ../shared data folder is absent on this machine")
     return CELEBAMASK_DIR
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    """Tiny models: one intra-op thread is fastest and immune to a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny randomly initialised SAM (8 x 8 token grid, SAM's 256-d prompt encoder and
+    decoder) saved as a plain state dict, the format Meta publishes."""
+    from s3pot.backbone.sam import TINY, build_sam, save_sam_checkpoint
+
+    torch.manual_seed(0)
+    sam = build_sam(TINY)
+    with torch.no_grad():  # non-zero position tables so that positions matter
+        for name, p in sam.named_parameters():
+            if "pos" in name:
+                p.normal_(0, 0.02)
+    path = tmp_path_factory.mktemp("sam") / "sam_tiny.pth"
+    save_sam_checkpoint(sam, path)
+    return path

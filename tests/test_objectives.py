@@ -16,15 +16,6 @@ from s3pot.objectives import (
 LABELS = torch.tensor([[1, 1, 0, 0, -1]])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is fastest and immune to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _grad(fn, logits):
     x = logits.clone().requires_grad_(True)
     fn(torch.sigmoid(10 * x), LABELS).backward()

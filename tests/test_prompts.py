@@ -23,15 +23,6 @@ from s3pot.prompts import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is fastest and immune to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_patch_centres_are_centres_not_corners():
     c = patch_centres((2, 4), (32, 64))
     assert c.shape == (8, 2)

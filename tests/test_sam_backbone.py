@@ -16,39 +16,14 @@ from segment_anything import SamPredictor, sam_model_registry
 
 from s3pot.backbone.sam import (
     OFFICIAL,
-    TINY,
     SamBackbone,
-    build_sam,
     capture_attended_image_tokens,
     fused_decoder_attention,
     infer_architecture,
     load_sam,
     model_type_of,
-    save_sam_checkpoint,
 )
 from s3pot.errors import CheckpointError
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is fastest and immune to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    sam = build_sam(TINY)
-    with torch.no_grad():  # non-zero position tables so that positions matter
-        for name, p in sam.named_parameters():
-            if "pos" in name:
-                p.normal_(0, 0.02)
-    path = tmp_path_factory.mktemp("sam") / "sam_tiny.pth"
-    save_sam_checkpoint(sam, path)
-    return path
 
 
 @pytest.mark.parametrize("kind", ["vit_b", "vit_l", "vit_h"])

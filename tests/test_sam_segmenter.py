@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from s3pot.backbone.sam import TINY, SamBackbone, build_sam, save_sam_checkpoint
+from s3pot.backbone.sam import SamBackbone
 from s3pot.errors import CheckpointError
 from s3pot.faces.align import AlignTransform
 from s3pot.parsing.base import face_region
@@ -20,22 +20,6 @@ from s3pot.types import Face, FaceResult
 
 S = 96
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is fastest and immune to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("sam") / "sam_tiny.pth"
-    save_sam_checkpoint(build_sam(TINY), path)
-    return path
 
 
 @pytest.fixture(scope="module")

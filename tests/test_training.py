@@ -15,7 +15,7 @@ import torch
 import torch.multiprocessing as mp
 from PIL import Image
 
-from s3pot.backbone.sam import TINY, SamBackbone, build_sam, save_sam_checkpoint
+from s3pot.backbone.sam import SamBackbone
 from s3pot.faces.align import AlignTransform
 from s3pot.screening import load_screening
 from s3pot.training.data import list_training_images
@@ -23,15 +23,6 @@ from s3pot.training.train import TrainConfig, build_cache, spawn_worker, train
 from s3pot.types import Face, FaceResult
 
 SHARED_FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is fastest and immune to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 class SyntheticPreparer:
@@ -51,13 +42,6 @@ class SyntheticPreparer:
         face = Face(np.array([0, 0, s, s], float), np.zeros((478, 2)), 1.0)
         return [FaceResult(face, AlignTransform(np.eye(2, 3), s), image, np.zeros((478, 2)), parsing, ref)]
 
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("sam") / "sam_tiny.pth"
-    save_sam_checkpoint(build_sam(TINY), path)
-    return path
 
 
 def make_data(root: Path, n: int = 5) -> Path:

@@ -44,16 +44,22 @@ def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default="cpu")
 
 
-def config_from_args(args: argparse.Namespace):
-    """PipelineConfig from the pipeline flags."""
-    from s3pot.pipeline import PipelineConfig
-
+def stage_kwargs(args: argparse.Namespace) -> tuple[dict, dict]:
+    """Keyword arguments of the parser and generator backends from their flags."""
     parser_kwargs = {"checkpoint": args.parser_checkpoint} if args.parser_checkpoint else {}
     gen_kwargs: dict = {}
     if args.generator == "pca" and args.reference_model:
         gen_kwargs["model"] = args.reference_model
     if args.e4s_checkpoint:
         gen_kwargs["checkpoint"] = args.e4s_checkpoint
+    return parser_kwargs, gen_kwargs
+
+
+def config_from_args(args: argparse.Namespace):
+    """PipelineConfig from the pipeline flags."""
+    from s3pot.pipeline import PipelineConfig
+
+    parser_kwargs, gen_kwargs = stage_kwargs(args)
     backbone = args.backbone or ("sam" if args.sam_checkpoint else "offline")
     bb_kwargs: dict = {}
     if backbone == "sam":

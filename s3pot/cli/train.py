@@ -45,15 +45,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from s3pot.cli.segment import stage_kwargs
     from s3pot.errors import S3potError
     from s3pot.training.train import TrainConfig, train
 
-    parser_kwargs = {"checkpoint": args.parser_checkpoint} if args.parser_checkpoint else {}
-    gen_kwargs: dict = {}
-    if args.generator == "pca" and args.reference_model:
-        gen_kwargs["model"] = args.reference_model
-    if args.e4s_checkpoint:
-        gen_kwargs["checkpoint"] = args.e4s_checkpoint
+    parser_kwargs, gen_kwargs = stage_kwargs(args)
     config = TrainConfig(
         data_dir=args.data_dir,
         run_dir=args.run_dir,
