@@ -85,3 +85,16 @@ def test_prompts_come_from_the_shared_selection_code(predictor, occluded_astrona
     assert not (face.occlusion & face.visible).any()
     assert ((face.occlusion | face.visible) == m).all()
 
+
+
+def test_per_face_masks_agree_with_the_photo_mask(predictor, occluded_astronaut):
+    from s3pot.export import face_occlusion_in_photo
+
+    photo, _ = occluded_astronaut
+    result = predictor.segment(photo)
+    face = result.faces[0]
+    per_face = face_occlusion_in_photo(result, 0)
+    assert per_face.sum() > 500
+    assert (per_face == result.occlusion).mean() > 0.999
+    # The aligned-frame mask and its soft map say the same thing.
+    assert ((face.occlusion_prob > 0.5) == face.occlusion).all()
