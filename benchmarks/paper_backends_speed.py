@@ -30,18 +30,10 @@ import torch
 def _aligned_face(size: int) -> tuple[np.ndarray, np.ndarray]:
     from skimage import data
 
-    from s3pot.faces.align import ffhq_quad, transform_from_quad
-    from s3pot.faces.base import alignment_points
-    from s3pot.faces.mediapipe_mesh import MediapipeFaceMesh
+    from s3pot.pipeline import PipelineConfig, S3potPredictor
 
-    image = data.astronaut()
-    det = MediapipeFaceMesh(max_faces=1)
-    try:
-        (face,) = det.detect(image)
-    finally:
-        det.close()
-    tr = transform_from_quad(ffhq_quad(*alignment_points(face.landmarks)), size)
-    return tr.warp_image(image), tr.to_aligned(face.landmarks)
+    (face,) = S3potPredictor(PipelineConfig(align_size=size)).prepare(data.astronaut(), reference=False)
+    return face.aligned, face.landmarks_aligned
 
 
 def _median_time(fn, repeats: int) -> float:

@@ -158,3 +158,14 @@ def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sam") / "sam_tiny.pth"
     save_sam_checkpoint(sam, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def aligned_face() -> tuple[np.ndarray, np.ndarray]:
+    """The astronaut's face, FFHQ-aligned at 256 px, with its aligned mesh landmarks."""
+    from skimage import data
+
+    from s3pot.pipeline import PipelineConfig, S3potPredictor
+
+    (face,) = S3potPredictor(PipelineConfig(align_size=256)).prepare(data.astronaut(), reference=False)
+    return face.aligned, face.landmarks_aligned

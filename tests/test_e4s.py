@@ -414,24 +414,6 @@ def _face_parsing(size: int) -> np.ndarray:
     return p
 
 
-@pytest.fixture(scope="module")
-def aligned_face() -> tuple[np.ndarray, np.ndarray]:
-    """The astronaut's face, FFHQ-aligned at 256 px, with its aligned mesh landmarks."""
-    from skimage import data
-
-    from s3pot.faces.align import ffhq_quad, transform_from_quad
-    from s3pot.faces.base import alignment_points
-    from s3pot.faces.mediapipe_mesh import MediapipeFaceMesh
-
-    image = data.astronaut()
-    det = MediapipeFaceMesh(max_faces=1)
-    try:
-        (face,) = det.detect(image)
-    finally:
-        det.close()
-    tr = transform_from_quad(ffhq_quad(*alignment_points(face.landmarks)), 256)
-    return tr.warp_image(image), tr.to_aligned(face.landmarks)
-
 
 @pytest.fixture()
 def saved(tmp_path) -> tuple[E4SNet, str]:
