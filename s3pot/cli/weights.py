@@ -33,11 +33,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         if cmd == "list":
+            width = max((len(name) for name in w.CATALOG), default=0)
             for wf in w.CATALOG.values():
                 path = w.local_path(wf, args.dir)
                 state = "present" if path.is_file() else "missing"
                 size = f"{wf.size / 1e6:,.0f} MB" if wf.size else "?"
-                print(f"{wf.name:<14} {wf.filename:<26} {size:>9}  {state:<8} {wf.description}")
+                print(f"{wf.name:<{width}}  {wf.filename:<26} {size:>9}  {state:<8} {wf.description}")
             print(f"folder: {w.local_path(next(iter(w.CATALOG.values())), args.dir).parent}" if w.CATALOG else "")
             return 0
         if cmd == "download":
