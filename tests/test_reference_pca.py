@@ -251,3 +251,16 @@ def test_shading_terms_are_optional_and_validated() -> None:
     assert plain.n_shade == 0 and plain.full_basis.shape[1] == plain.basis.shape[1]
     with pytest.raises(ValueError, match="unknown shading term"):
         PCAReferenceGenerator(shading="cast,zz")
+
+
+def test_clean_residuals_follow_the_generators_own_fit() -> None:
+    """The fitter's calibration uses the generator itself (from in-memory arrays)."""
+    with np.load(default_model_path()) as z:
+        arrays = {k: z[k] for k in z.files}
+    gen = PCAReferenceGenerator(arrays)
+    levels = len(arrays["stage_sizes"])
+    x = gen.mean + np.random.default_rng(0).normal(0, 3, gen.mean.shape).astype(np.float32)
+    res = gen.clean_residuals(x, levels)
+    assert res.shape == (levels, len(x), 3) and np.isfinite(res).all()
+    y, _, _, light = gen.fit_texture(x)
+    assert np.allclose(res[-1], (x - y) / light[:, None], atol=1e-3)

@@ -6,7 +6,10 @@ ring), sample every face's texture (and its mirror image, which doubles the data
 the model left-right symmetric), then a randomised PCA. Identities are split (by file-name
 prefix) into a fitting part and a held-out calibration part: the calibration faces give the
 residual a *new* clean face leaves at every texel, which is the scale the robust fit and the
-confidence map measure residuals against. Deterministic for a seed.
+confidence map measure residuals against. That residual is measured under the generator's
+own fit (light terms, robust coarse-to-fine IRLS, in units of the fitted light; the code is
+:meth:`s3pot.reference.pca.PCAReferenceGenerator.clean_residuals`), not under a plain
+projection onto the basis. Deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -173,7 +176,7 @@ def sample_textures(samples: FaceSamples, frame: ShapeFreeFrame, mirror: np.ndar
 
 def fit_model(samples: FaceSamples, components: int = 64, grid: int = 64, seed: int = 0,
               calib_fraction: float = 0.1, mirror: bool = True, prior: float = 1.0,
-              progress: bool = True) -> dict[str, np.ndarray]:
+              calib_passes: int = 2, progress: bool = True) -> dict[str, np.ndarray]:
     """Build the model arrays (see :func:`save_model`) from collected faces."""
     if len(samples.names) < 2:
         raise ValueError(f"need at least 2 faces to fit a model, found {len(samples.names)}")
@@ -221,9 +224,29 @@ def fit_model(samples: FaceSamples, components: int = 64, grid: int = 64, seed: 
         c = (r @ basis[:, :kk]) * (var[:kk] / (var[:kk] + prior * noise))[None]
         res = r - c @ basis[:, :kk].T
         texel_rms[li] = np.sqrt((res.reshape(len(res), n, 3) ** 2).mean(axis=(0, 2)))
+    # The generator does not project a face onto the basis: it fits the light terms with
+    # it, robustly, coarse to fine, and divides the residual by the fitted light. The
+    # scales are therefore re-measured on the held-out faces under that very fit
+    # (PCAReferenceGenerator.clean_residuals on a model built from the fitting part). Its
+    # block weights depend on the scales, so start from the projection's and repeat.
+    cal_model = _model_arrays(frame, colour, mu, basis, var, noise, texel_rms, levels)
+    for _ in range(calib_passes):
+        texel_rms = _light_aware_rms(cal_model, x[is_cal2], len(levels), texel_rms)
+        cal_model["texel_rms"] = texel_rms
     # Final basis from every face.
     mu, basis, var = pca(x)
     noise = _noise_variance(x, mu, basis)
+    return {
+        **_model_arrays(frame, colour, mu, basis, var, noise, texel_rms, levels),
+        "n_faces": np.array(n_faces),
+        "n_calibration": np.array(int(is_cal.sum())),
+    }
+
+
+def _model_arrays(frame: ShapeFreeFrame, colour: np.ndarray, mu: np.ndarray, basis: np.ndarray,
+                  var: np.ndarray, noise: float, texel_rms: np.ndarray, levels: list[int]
+                  ) -> dict[str, np.ndarray]:
+    """The arrays :class:`~s3pot.reference.pca.PCAReferenceGenerator` loads (as saved)."""
     return {
         "version": np.array(MODEL_VERSION),
         "mean_shape": frame.mean_shape.astype(np.float32),
@@ -240,9 +263,28 @@ def fit_model(samples: FaceSamples, components: int = 64, grid: int = 64, seed: 
         "noise": np.array(noise, np.float32),
         "texel_rms": texel_rms,
         "stage_sizes": np.array(levels),
-        "n_faces": np.array(n_faces),
-        "n_calibration": np.array(int(is_cal.sum())),
     }
+
+
+def _light_aware_rms(model: dict[str, np.ndarray], rows: np.ndarray, n_levels: int,
+                     fallback: np.ndarray) -> np.ndarray:
+    """Per-texel RMS (colour channels pooled) of the held-out textures ``rows`` (M, N*3)
+    under the default generator's own fit of ``model``, one row per residual map; a map
+    no stage uses keeps ``fallback``'s row."""
+    from s3pot.reference.pca import PCAReferenceGenerator
+
+    gen = PCAReferenceGenerator(model)
+    n = gen.frame.n_texels
+    acc = np.zeros((n_levels, n), np.float64)
+    used = np.zeros(n_levels, bool)
+    for row in rows:
+        res = gen.clean_residuals(row.reshape(n, 3), n_levels)
+        ok = ~np.isnan(res[:, 0, 0])
+        used |= ok
+        acc[ok] += (res[ok].astype(np.float64) ** 2).mean(2)
+    out = np.sqrt(acc / max(len(rows), 1)).astype(np.float32)
+    out[~used] = fallback[~used]
+    return out
 
 
 def stage_sizes(k: int) -> list[int]:

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -82,21 +83,27 @@ def _gauss_norm(values: np.ndarray, weight: np.ndarray, sigma: float) -> tuple[n
 class PCAReferenceGenerator(ReferenceGenerator):
     """Robust PCA face-model fit in the shape-free frame (see the module docstring)."""
 
-    def __init__(self, model: str | os.PathLike[str] | None = None, components: int | None = None,
+    def __init__(self, model: str | os.PathLike[str] | Mapping[str, np.ndarray] | None = None,
+                 components: int | None = None,
                  block: int = 4, iterations: int = 7, prior: float = 1.0,
                  confidence_k: float = 2.2, block_k: float = 1.45, lock_k: int = 8,
                  lock_repeats: int = 3, blend: bool = True,
                  shading: str | tuple[str, ...] | None = DEFAULT_SHADING,
                  shading_prior: float = 1e-6, light_max: float = 2.5) -> None:
-        path = Path(model) if model is not None else default_model_path()
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except FileNotFoundError:
-            raise CheckpointError(path, "reference model not found (fit one with "
-                                  "`s3pot fit-reference FACES_DIR -o MODEL`)") from None
-        except (OSError, ValueError) as exc:
-            raise CheckpointError(path, f"not a readable .npz model ({exc})") from None
+        if isinstance(model, Mapping):
+            # Model arrays in memory (the fitter calibrates with the generator's own fit).
+            path = Path("<arrays>")
+            arrays = dict(model)
+        else:
+            path = Path(model) if model is not None else default_model_path()
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    arrays = {k: z[k] for k in z.files}
+            except FileNotFoundError:
+                raise CheckpointError(path, "reference model not found (fit one with "
+                                      "`s3pot fit-reference FACES_DIR -o MODEL`)") from None
+            except (OSError, ValueError) as exc:
+                raise CheckpointError(path, f"not a readable .npz model ({exc})") from None
         need = ("mean_shape", "ring_weights", "triangles", "origin", "texel", "grid_hw",
                 "work_size", "colour", "mean", "basis", "variance", "noise", "texel_rms")
         missing = [k for k in need if k not in arrays]
@@ -223,10 +230,12 @@ class PCAReferenceGenerator(ReferenceGenerator):
         self.block_nbrs = np.stack(nbrs, 1)  # (B, 8), -1 = none
 
     # -- the fit ---------------------------------------------------------------------
-    def fit_texture(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    def fit_texture(self, x: np.ndarray, trace: list | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
         """Robust fit of texel texture ``x`` (N, 3). Returns (model texture (N, 3), block
         weights (B,), global residual factor, per-texel residual scale factor of the light
-        (N,))."""
+        (N,)). ``trace``, if given, receives ``(residual map index, coefficients)`` after
+        every stage (used by :meth:`clean_residuals`)."""
         r = x - self.mean  # (N, 3)
         rp = np.zeros((self.block_index.shape[0], self.block_index.shape[1], 3), np.float32)
         m = self.block_index >= 0
@@ -268,11 +277,32 @@ class PCAReferenceGenerator(ReferenceGenerator):
             w_new = 1.0 / (1.0 + (z / self.block_k) ** 6)
             # Past the lock, a richer model may reject more, never re-admit.
             w = np.minimum(w, w_new) if self.lock_k and k_pca > self.lock_k else w_new
+            if trace is not None:
+                trace.append((level, c.copy()))
         y = self.mean + (self.full_basis @ c.astype(np.float32)).reshape(-1, 3)
         light = np.ones(len(x))
         if self.n_shade and self.light_max > 1.0:
             light = np.clip(1.0 + self.light_rows @ c[: self.n_shade], 1.0, self.light_max)
         return y, w, g, light
+
+    def clean_residuals(self, x: np.ndarray, n_levels: int) -> np.ndarray:
+        """Residual of texture ``x`` (N, 3) under this generator's own robust fit, in units
+        of the fitted light (the factor :meth:`generate` divides by), for each of the
+        ``n_levels`` residual maps: (n_levels, N, 3), taken from the last stage that uses
+        that map (NaN where no stage does). :mod:`s3pot.reference.fit` calibrates the
+        clean-face residual scales on held-out faces with it, so the scales measure
+        exactly what :meth:`generate` compares against them."""
+        trace: list = []
+        self.fit_texture(x, trace)
+        out = np.full((n_levels, len(x), 3), np.nan, np.float32)
+        r = x - self.mean
+        for level, c in trace:  # later stages of a level overwrite earlier ones
+            res = r - (self.full_basis @ c.astype(np.float32)).reshape(-1, 3)
+            light = np.ones(len(x))
+            if self.n_shade and self.light_max > 1.0:
+                light = np.clip(1.0 + self.light_rows @ c[: self.n_shade], 1.0, self.light_max)
+            out[level] = res / light[:, None].astype(np.float32)
+        return out
 
     def generate(self, aligned: np.ndarray, landmarks_aligned: np.ndarray,
                  parsing: np.ndarray | None = None) -> Reference:
