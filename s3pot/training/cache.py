@@ -21,15 +21,6 @@ import torch
 CACHE_VERSION = 1
 
 
-def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def weights_fingerprint(path: str | Path, edge: int = 1 << 20) -> str:
     """Cheap identity of a (multi-GB) weights file: size plus its first and last MiB.
 

@@ -33,8 +33,9 @@ from s3pot.image_io import load_image
 from s3pot.prompts.selection import pad_prompts
 from s3pot.screening import CHECKPOINT_KIND, fresh_screening, save_screening
 from s3pot.segmenters.sam import batch_loss, pair_prompts
-from s3pot.training.cache import EmbeddingCache, file_digest, weights_fingerprint
+from s3pot.training.cache import EmbeddingCache, weights_fingerprint
 from s3pot.training.data import Preparer, list_training_images, pipeline_preparer
+from s3pot.weights import sha256_file
 
 TRAIN_KIND = "s3pot-train"
 
@@ -137,7 +138,7 @@ def build_cache(
     if not images:
         raise S3potError(f"{config.data_dir}: no photos found (looked for image files, skipping masks)")
     cache = EmbeddingCache(config.cache_root(), config.cache_config())
-    digests = [file_digest(p) for p in images]
+    digests = [sha256_file(p) for p in images]
     first = {}  # one preparation per distinct content, however many names it has
     for i, d in enumerate(digests):
         first.setdefault(d, i)
