@@ -51,12 +51,17 @@ class AlignTransform:
         )
 
     def valid_mask(self, photo_shape: tuple[int, int]) -> np.ndarray:
-        """Aligned-frame bool mask of pixels that come from inside the photo."""
-        ones = np.ones(photo_shape[:2], np.uint8)
-        return (
-            cv2.warpAffine(ones, self.matrix, (self.size, self.size), flags=cv2.INTER_NEAREST)
-            > 0
-        )
+        """Aligned-frame bool mask of pixels that come from inside the photo.
+
+        Computed from the aligned pixels' photo coordinates (nearest photo pixel in
+        bounds), so a 24-Mpx photo costs no photo-sized buffer per face.
+        """
+        h, w = photo_shape[:2]
+        idx = np.arange(self.size, dtype=np.float64)
+        inv = self.inverse
+        x = inv[0, 0] * idx[None, :] + inv[0, 1] * idx[:, None] + inv[0, 2]
+        y = inv[1, 0] * idx[None, :] + inv[1, 1] * idx[:, None] + inv[1, 2]
+        return (x > -0.5) & (x < w - 0.5) & (y > -0.5) & (y < h - 0.5)
 
     def photo_roi(self, photo_shape: tuple[int, int]) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1): the photo pixels the aligned square can reach, clipped."""
