@@ -169,3 +169,13 @@ def aligned_face() -> tuple[np.ndarray, np.ndarray]:
 
     (face,) = S3potPredictor(PipelineConfig(align_size=256)).prepare(data.astronaut(), reference=False)
     return face.aligned, face.landmarks_aligned
+
+
+def parse_key_list(text: str) -> list[tuple[str, tuple[int, ...]]]:
+    """``name 3x64x7x7`` lines (``-`` for a scalar) -> [(name, shape)]: how the tests write
+    out a published checkpoint's keys."""
+    out = []
+    for line in text.strip().splitlines():
+        name, dims = line.split()
+        out.append((name, () if dims == "-" else tuple(int(d) for d in dims.split("x"))))
+    return out

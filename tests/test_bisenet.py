@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import parse_key_list
 
 from s3pot.errors import CheckpointError
 from s3pot.parsing.base import CLASS_ID, build_parser
@@ -216,11 +217,7 @@ conv_out32.conv_out.weight 19x64x1x1
 
 
 def _published() -> list[tuple[str, tuple[int, ...]]]:
-    out = []
-    for line in PUBLISHED_KEYS.strip().splitlines():
-        name, dims = line.split()
-        out.append((name, () if dims == "-" else tuple(int(d) for d in dims.split("x"))))
-    return out
+    return parse_key_list(PUBLISHED_KEYS)
 
 
 def _narrow_net(seed: int = 0) -> BiSeNet:

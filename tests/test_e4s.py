@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import parse_key_list
 
 from s3pot.errors import CheckpointError
 from s3pot.parsing.base import CLASS_ID
@@ -382,11 +383,7 @@ MLPs.11.mlp.2.bias 6656
 
 
 def _published() -> list[tuple[str, tuple[int, ...]]]:
-    out = []
-    for line in PUBLISHED_KEYS.strip().splitlines():
-        name, dims = line.split()
-        out.append((name, () if dims == "-" else tuple(int(d) for d in dims.split("x"))))
-    return out
+    return parse_key_list(PUBLISHED_KEYS)
 
 
 def _narrow_net(seed: int = 0) -> E4SNet:

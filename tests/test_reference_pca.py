@@ -109,15 +109,20 @@ def test_clean_face_is_kept(gen: PCAReferenceGenerator, mean_face) -> None:
     assert ref.confidence[inner].mean() > 0.85
 
 
-def test_robust_fit_rejects_a_flat_patch(gen: PCAReferenceGenerator, mean_face) -> None:
-    img, lm = mean_face
+def _green_patch(img: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A flat green 40 x 40 patch over the image-left eye and cheek: (occluded image, patch)."""
     occ = img.copy()
-    # A flat green patch over the image-left eye and cheek.
     eye = lm[[33, 133]].mean(0)
     x0, y0 = int(eye[0] - 22), int(eye[1] - 12)
     patch = np.zeros(img.shape[:2], bool)
     patch[y0:y0 + 40, x0:x0 + 40] = True
     occ[patch] = (40, 200, 60)
+    return occ, patch
+
+
+def test_robust_fit_rejects_a_flat_patch(gen: PCAReferenceGenerator, mean_face) -> None:
+    img, lm = mean_face
+    occ, patch = _green_patch(img, lm)
     ref = gen.generate(occ, lm, np.zeros(img.shape[:2], np.uint8))
     err_ref = np.abs(ref.image.astype(float) - img)[patch].mean()
     err_in = np.abs(occ.astype(float) - img)[patch].mean()
@@ -233,12 +238,7 @@ def test_side_light_is_explained_and_an_occluder_still_rejected(gen: PCAReferenc
     assert low < 0.06
     plain = PCAReferenceGenerator(shading="none").generate(lit, lm, np.zeros(img.shape[:2], np.uint8))
     assert (plain.confidence[inner] < 0.5).mean() > 2 * low
-    occ = lit.copy()
-    eye = lm[[33, 133]].mean(0)
-    x0, y0 = int(eye[0] - 22), int(eye[1] - 12)
-    patch = np.zeros(img.shape[:2], bool)
-    patch[y0:y0 + 40, x0:x0 + 40] = True
-    occ[patch] = (40, 200, 60)
+    occ, patch = _green_patch(lit, lm)
     ref = gen.generate(occ, lm, np.zeros(img.shape[:2], np.uint8))
     core = cv2.erode(patch.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
     assert ref.confidence[core].mean() < 0.2
