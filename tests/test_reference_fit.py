@@ -96,3 +96,46 @@ def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
     np.savez(bad, foo=np.zeros(3))
     with pytest.raises(CheckpointError, match="missing"):
         PCAReferenceGenerator(bad)
+
+
+def test_median_scale_ignores_a_minority_of_occluded_calibration_faces() -> None:
+    """Residual scales come from the typical clean face: a fifth of the calibration faces
+    with a large residual (hair, a hand) at some texels inflates the RMS there, not the
+    median; on all-clean Gaussian residuals both agree."""
+    from s3pot.reference.fit import residual_scale
+
+    rng = np.random.default_rng(0)
+    sigma = 4.0
+    res = rng.normal(0, sigma, (2000, 50, 3))
+    ms = (res**2).mean(2)  # per-face mean square over the colour channels
+    rms, med = residual_scale(ms, "rms"), residual_scale(ms, "median")
+    assert np.allclose(rms, sigma, rtol=0.06) and np.allclose(med, sigma, rtol=0.06)
+    assert np.allclose(residual_scale(ms, "p70"), sigma, rtol=0.06)  # the default
+    occluded = res.copy()
+    occluded[:400, :10] += 60.0  # 20 % of faces, texels 0-9
+    ms = (occluded**2).mean(2)
+    rms, med, p70 = (residual_scale(ms, s) for s in ("rms", "median", "p70"))
+    assert rms[:10].min() > 5 * sigma  # the RMS learns that 60 grey levels are normal here
+    assert np.allclose(med[:10], sigma, rtol=0.35)  # the median barely moves
+    assert p70[:10].max() < 2.5 * sigma < rms[:10].min() / 2
+    assert np.allclose(med[10:], sigma, rtol=0.06)
+    for bad in ("mean", "p0", "p100", "pxx"):
+        with pytest.raises(ValueError, match="unknown residual scale"):
+            residual_scale(ms, bad)
+
+
+def test_fit_reference_records_its_residual_scale(folder: Path, tmp_path: Path) -> None:
+    import json
+
+    from s3pot.cli.main import main
+
+    out = {}
+    for scale in ("p70", "rms"):
+        path = tmp_path / f"{scale}.npz"
+        rc = main(["fit-reference", str(folder), "-o", str(path), "--components", "4",
+                   "--grid", "24", "--seed", "3", "--quiet", "--residual-scale", scale])
+        assert rc == 0
+        with np.load(path) as z:
+            assert json.loads(str(z["meta"]))["residual_scale"] == scale
+            out[scale] = z["texel_rms"].copy()
+    assert not np.array_equal(out["p70"], out["rms"])  # the option reaches the fit

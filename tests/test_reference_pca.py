@@ -227,15 +227,18 @@ def _side_lit(img: np.ndarray, lm: np.ndarray, strength: float = 0.6) -> np.ndar
 def test_side_light_is_explained_and_an_occluder_still_rejected(gen: PCAReferenceGenerator,
                                                                   mean_face) -> None:
     """A clean face under strong side light keeps high confidence (the light terms of the
-    fit absorb the field: ~4 % of the face below 0.5, ~11 % without them), and a flat patch
-    on that side-lit face is still rejected."""
+    fit absorb the field: ~7 % of the face below 0.5, ~18 % without them), and a flat patch
+    on that side-lit face is still rejected. What stays rejected is the clipped bright
+    cheek; with RMS residual scales (the default until percentile scales replaced them,
+    see s3pot.reference.fit.residual_scale) the shares were ~3 % and ~10 %: the stricter
+    scales that find hats and skin-toned patches cost some tolerance to blown highlights."""
     img, lm = mean_face
     inner = _inner_face(lm, img.shape[0])
     lit = _side_lit(img, lm)
     ref = gen.generate(lit, lm, np.zeros(img.shape[:2], np.uint8))
-    assert ref.confidence[inner].mean() > 0.92
+    assert ref.confidence[inner].mean() > 0.9
     low = (ref.confidence[inner] < 0.5).mean()
-    assert low < 0.06
+    assert low < 0.09
     plain = PCAReferenceGenerator(shading="none").generate(lit, lm, np.zeros(img.shape[:2], np.uint8))
     assert (plain.confidence[inner] < 0.5).mean() > 2 * low
     occ, patch = _green_patch(lit, lm)

@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--exclude", metavar="FILE", default=None,
                    help="text file of photo names or stems to leave out (one per line), e.g. "
                    "the source frames of a benchmark")
+    p.add_argument("--residual-scale", default="p70", metavar="rms|median|pNN",
+                   help="how held-out clean residuals become per-texel scales (default p70: the "
+                   "70th percentile, robust to calibration frames with hair or hands on the face)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -44,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
         exclude = {ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")}
     try:
         summary = fit_folder(folder, args.output, components=args.components, grid=args.grid,
-                             seed=args.seed, exclude=exclude, progress=not args.quiet)
+                             seed=args.seed, exclude=exclude, progress=not args.quiet,
+                             scale=args.residual_scale)
     except (FileNotFoundError, ValueError) as exc:
         print(f"s3pot fit-reference: {exc}", file=sys.stderr)
         return 1

@@ -10,7 +10,10 @@ show there (mean and 90th percentile over clean face photos), so that the segmen
 It is fitted from face photos alone (no occlusion masks):
 
     python -m s3pot.segmenters.evidence FACES_DIR -o s3pot/segmenters/models/evidence_prior.npz \
-        [--exclude STEMS.txt] [--limit N]
+        [--exclude STEMS.txt] [--limit N] [--reference-model MODEL.npz]
+
+The prior belongs to one reference model (its confidence is what it records): refit it
+whenever the model is refitted.
 """
 
 from __future__ import annotations
@@ -108,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--exclude", help="file of photo stems to leave out (one per line)")
     ap.add_argument("--limit", type=int, default=0, help="use at most N photos (evenly spread)")
     ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--reference-model", help="PCA reference model the prior is for (default: the shipped one)")
     args = ap.parse_args(argv)
     paths, _ = find_images([args.faces])
     if args.exclude:
@@ -115,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         paths = [p for p in paths if p.stem not in skip]
     if args.limit and len(paths) > args.limit:
         paths = paths[:: len(paths) // args.limit][: args.limit]
-    pred = S3potPredictor(PipelineConfig(align_size=args.size))
+    gen_kwargs = {"model": args.reference_model} if args.reference_model else {}
+    pred = S3potPredictor(PipelineConfig(align_size=args.size, generator_kwargs=gen_kwargs))
     samples = []
     for path in tqdm(paths, unit="photo"):
         try:
