@@ -14,6 +14,11 @@ occluders (a straw brim, a patch of someone else's face) once it was allowed to,
 explained them; the lock took the confidence AUROC on the dev bench from 0.83 to 0.88 (``block_k`` 1.45;
 1.3 gives 0.89 but flags 10 % of a clean real face in the segmenter test).
 
+Exposure: before the fit the texture is scaled so that most texels match the mean face's
+luminance (the peak of the per-texel ratios, :func:`s3pot.reference.shape_free.mode_gain`;
+``gain="median"`` keeps the plain median), so an occluder over half the face does not set
+the exposure.
+
 Light: the fitted basis starts with a few illumination columns (``shading``, default
 ``gain,x,sx``: a grey gain and a grey light field linear and tanh-shaped across the face,
 see :func:`s3pot.reference.shape_free.shading_basis`), fitted with no prior at every stage,
@@ -59,7 +64,13 @@ import numpy as np
 
 from s3pot.errors import CheckpointError
 from s3pot.reference.base import Reference, ReferenceGenerator
-from s3pot.reference.shape_free import ShapeFreeFrame, normalise_gain, shading_basis
+from s3pot.reference.shape_free import (
+    LUMA,
+    ShapeFreeFrame,
+    mode_gain,
+    normalise_gain,
+    shading_basis,
+)
 
 DEFAULT_MODEL = "pca_default.npz"
 DEFAULT_SHADING = "gain,x,sx"
@@ -89,7 +100,7 @@ class PCAReferenceGenerator(ReferenceGenerator):
                  confidence_k: float = 2.6, block_k: float = 1.45, lock_k: int = 8,
                  lock_repeats: int = 3, blend: bool = True,
                  shading: str | tuple[str, ...] | None = DEFAULT_SHADING,
-                 shading_prior: float = 1e-6, light_max: float = 2.5) -> None:
+                 shading_prior: float = 1e-6, light_max: float = 2.5, gain: str = "mode") -> None:
         if isinstance(model, Mapping):
             # Model arrays in memory (the fitter calibrates with the generator's own fit).
             path = Path("<arrays>")
@@ -124,6 +135,12 @@ class PCAReferenceGenerator(ReferenceGenerator):
         self.colour_inv = np.linalg.inv(self.colour).astype(np.float32)
         self.mean = arrays["mean"].astype(np.float32).reshape(n, 3)
         self.basis = np.ascontiguousarray(arrays["basis"][:, :k].astype(np.float32))  # (3N, K)
+        if gain not in ("mode", "median"):
+            raise ValueError(f"unknown gain {gain!r} (use 'mode' or 'median')")
+        # Exposure: the texture's median luminance is brought to the model's level, then
+        # (``mode``) the gain most texels agree on replaces it (see shape_free.mode_gain).
+        self.gain_mode = gain
+        self.mean_luminance = (self.mean @ self.colour_inv) @ LUMA
         var = arrays["variance"][:k].astype(np.float64)
         noise = float(arrays["noise"])
         # Illumination terms come first in the fitted basis, so that every stage of the
@@ -316,6 +333,9 @@ class PCAReferenceGenerator(ReferenceGenerator):
         verts = fr.vertices(landmarks_aligned)
         f = self.work_size / size
         x, gain = normalise_gain(fr.sample(work, (verts + 0.5) * f - 0.5))  # (N, 3)
+        if self.gain_mode == "mode":
+            g_mode = mode_gain(x, self.mean_luminance)
+            x, gain = x * g_mode, gain * g_mode
         x = x @ self.colour
         y, wblock, g, light = self.fit_texture(x)
         # Per-texel confidence: the texel's own residual against the clean-face scale

@@ -251,6 +251,31 @@ def normalise_gain(texture: np.ndarray) -> tuple[np.ndarray, float]:
     return texture * gain, gain
 
 
+def mode_gain(texture: np.ndarray, mean_luminance: np.ndarray, width: float = 0.15) -> float:
+    """The gain that brings most texels to the mean face's luminance: the peak of the
+    per-texel log ratio ``log(mean / texture)`` (luminance), refined as the median of the
+    ratios within ``width`` of the peak. Multiply a :func:`normalise_gain`-ed texture by it.
+
+    Why not the median alone: a visible face matches the mean face up to one gain, so its
+    texels' ratios pile up at one value; an occluder's ratios do not (a flat patch over the
+    mean face's eyes, brows and cheeks gives a spread of ratios). The median follows
+    whichever covers more texels, the peak follows the face. On a clean face both agree.
+    Measured on the dev bench (evidence prior refitted): clean false positives 5.8 % ->
+    5.2 %, occluder IoU 0.549 -> 0.554; held-out identities: false positives 1.4 % ->
+    1.1 %, IoU 0.441 either way.
+    """
+    lum = np.maximum(np.asarray(texture, np.float64) @ LUMA, 1.0)
+    lr = np.log(np.maximum(mean_luminance, 1.0)) - np.log(lum)
+    hist, edges = np.histogram(lr, bins=80, range=(-2.0, 2.0))
+    hist = np.convolve(hist.astype(np.float64), [1.0, 2.0, 3.0, 2.0, 1.0], mode="same")
+    i = int(np.argmax(hist))
+    peak = 0.5 * (edges[i] + edges[i + 1])
+    near = np.abs(lr - peak) < width
+    if near.sum() < max(20, 0.05 * len(lr)):
+        return 1.0  # no clear peak (tiny or chaotic texture): keep the median's gain
+    return float(np.exp(np.median(lr[near])))
+
+
 # Opponent colour axes (luminance, red-green, yellow-blue) as columns: faces vary mostly
 # in luminance (shading, skin tone), much less in chroma, so a chroma deviation is far
 # more telling of an occluder. The fit scales each axis by how much faces vary along it.
