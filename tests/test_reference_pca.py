@@ -269,30 +269,57 @@ def test_clean_residuals_follow_the_generators_own_fit() -> None:
     assert np.allclose(res[-1], (x - y) / light[:, None], atol=1e-3)
 
 
-def test_mode_gain_follows_the_face_not_an_occluder_over_most_of_it(gen: PCAReferenceGenerator) -> None:
-    """A face filmed 1.4x brighter with a flat dark patch over 60 % of its texels: the
-    median gain is set by the patch, the mode gain brings the visible face back to the
-    model's level; on the clean face both agree."""
-    from s3pot.reference.shape_free import LUMA, mode_gain, normalise_gain
+def test_skin_texels_and_gain_ignore_a_dark_occluder_over_most_of_the_face(gen: PCAReferenceGenerator) -> None:
+    """A face filmed 1.4x brighter with a flat dark-grey patch over 60 % of its texels: the
+    patch cannot be skin, so the skin gain brings the visible face back to the model's
+    level while the plain median is set by the patch; on the clean face both agree."""
+    from s3pot.reference.shape_free import LUMA, normalise_gain, skin_gain, skin_texels
 
     rng = np.random.default_rng(0)
     mean_rgb = gen.mean @ gen.colour_inv  # the model's mean face (RGB, normalised level)
     face = np.clip(mean_rgb * 1.4 + rng.normal(0, 2, mean_rgb.shape), 0, 255)
+    assert skin_texels(face).mean() > 0.9
     x, g = normalise_gain(face)
-    total = g * mode_gain(x, gen.mean_luminance)
-    assert abs(total * 1.4 - 1) < 0.03 and abs(g * 1.4 - 1) < 0.03
+    assert abs(g * skin_gain(x, gen.mean_luminance, skin_texels(x)) * 1.4 - 1) < 0.03
+    assert abs(g * 1.4 - 1) < 0.03
 
     occluded = face.copy()
     patch = rng.permutation(len(face))[: int(0.6 * len(face))]
-    occluded[patch] = 40.0
+    occluded[patch] = (40.0, 40.0, 45.0)
     x, g = normalise_gain(occluded)
+    skin = skin_texels(x)
+    assert not skin[patch].any() and skin.mean() > 0.35
     visible = np.setdiff1d(np.arange(len(face)), patch)
     lum = lambda t: (t[visible] @ LUMA).mean()  # noqa: E731
     assert abs(lum(x) / lum(mean_rgb) - 1) > 0.5  # the median's gain is far off
-    total = g * mode_gain(x, gen.mean_luminance)
-    assert abs(total * 1.4 - 1) < 0.03  # the mode's is right
+    assert abs(g * skin_gain(x, gen.mean_luminance, skin) * 1.4 - 1) < 0.03
 
 
-def test_gain_option_is_validated() -> None:
+@pytest.mark.parametrize("colour", [(60, 60, 70), (235, 235, 235)])
+def test_an_occluder_over_most_of_the_face_is_rejected_not_the_face(gen: PCAReferenceGenerator, mean_face,
+                                                                     colour) -> None:
+    """A flat dark or white mask over the lower 65 % of the face: started from the texels
+    that could be skin, the fit keeps the visible face and rejects the mask. The plain
+    median gain with a uniform start keeps the dark mask and rejects the face instead."""
+    img, lm = mean_face
+    inner = _inner_face(lm, img.shape[0])
+    rows = np.nonzero(inner)[0]
+    mask = np.zeros(img.shape[:2], bool)
+    mask[int(np.percentile(rows, 35)):] = True
+    occ = img.copy()
+    occ[mask] = colour
+    ref = gen.generate(occ, lm, np.zeros(img.shape[:2], np.uint8))
+    assert (inner & mask).sum() > 0.6 * inner.sum()
+    assert ref.confidence[inner & ~mask].mean() > 0.8
+    assert ref.confidence[inner & mask].mean() < 0.15
+    if colour == (60, 60, 70):
+        old = PCAReferenceGenerator(gain="median", start="uniform").generate(
+            occ, lm, np.zeros(img.shape[:2], np.uint8))
+        assert old.confidence[inner & ~mask].mean() < 0.2 < old.confidence[inner & mask].mean()
+
+
+def test_gain_and_start_options_are_validated() -> None:
     with pytest.raises(ValueError, match="unknown gain"):
-        PCAReferenceGenerator(gain="mean")
+        PCAReferenceGenerator(gain="mode")
+    with pytest.raises(ValueError, match="unknown start"):
+        PCAReferenceGenerator(start="mean")

@@ -251,29 +251,33 @@ def normalise_gain(texture: np.ndarray) -> tuple[np.ndarray, float]:
     return texture * gain, gain
 
 
-def mode_gain(texture: np.ndarray, mean_luminance: np.ndarray, width: float = 0.15) -> float:
-    """The gain that brings most texels to the mean face's luminance: the peak of the
-    per-texel log ratio ``log(mean / texture)`` (luminance), refined as the median of the
-    ratios within ``width`` of the peak. Multiply a :func:`normalise_gain`-ed texture by it.
+# Chromaticity box of skin, r = R/(R+G+B), g = G/(R+G+B): every skin tone under roughly
+# white light falls inside it; grey, white, black, blue or green things do not. Exposure
+# does not move chromaticity, so the test holds for a dim or a bright face alike.
+SKIN_R = (0.36, 0.62)
+SKIN_G = (0.25, 0.37)
 
-    Why not the median alone: a visible face matches the mean face up to one gain, so its
-    texels' ratios pile up at one value; an occluder's ratios do not (a flat patch over the
-    mean face's eyes, brows and cheeks gives a spread of ratios). The median follows
-    whichever covers more texels, the peak follows the face. On a clean face both agree.
-    Measured on the dev bench (evidence prior refitted): clean false positives 5.8 % ->
-    5.2 %, occluder IoU 0.549 -> 0.554; held-out identities: false positives 1.4 % ->
-    1.1 %, IoU 0.441 either way.
+
+def skin_texels(texture: np.ndarray, min_luminance: float = 15.0) -> np.ndarray:
+    """Texels (N,) whose colour could be skin (chromaticity in the skin box, not black)."""
+    t = np.asarray(texture, np.float64)
+    total = np.maximum(t.sum(1), 1e-6)
+    r, g = t[:, 0] / total, t[:, 1] / total
+    return ((r > SKIN_R[0]) & (r < SKIN_R[1]) & (g > SKIN_G[0]) & (g < SKIN_G[1])
+            & (t @ LUMA > min_luminance))
+
+
+def skin_gain(texture: np.ndarray, mean_luminance: np.ndarray, skin: np.ndarray) -> float:
+    """The gain that brings the ``skin`` texels to the mean face's luminance (the median of
+    their ratios). Multiply a :func:`normalise_gain`-ed texture by it.
+
+    Why: the median over all texels follows an occluder that covers more than half of
+    the face (a dark or white mask then sets the exposure and the visible face looks
+    wrongly lit, so the fit rejects the face and keeps the mask); texels that cannot be
+    skin have no say here.
     """
-    lum = np.maximum(np.asarray(texture, np.float64) @ LUMA, 1.0)
-    lr = np.log(np.maximum(mean_luminance, 1.0)) - np.log(lum)
-    hist, edges = np.histogram(lr, bins=80, range=(-2.0, 2.0))
-    hist = np.convolve(hist.astype(np.float64), [1.0, 2.0, 3.0, 2.0, 1.0], mode="same")
-    i = int(np.argmax(hist))
-    peak = 0.5 * (edges[i] + edges[i + 1])
-    near = np.abs(lr - peak) < width
-    if near.sum() < max(20, 0.05 * len(lr)):
-        return 1.0  # no clear peak (tiny or chaotic texture): keep the median's gain
-    return float(np.exp(np.median(lr[near])))
+    lum = np.maximum(np.asarray(texture, np.float64)[skin] @ LUMA, 1.0)
+    return float(np.median(np.maximum(mean_luminance[skin], 1.0) / lum))
 
 
 # Opponent colour axes (luminance, red-green, yellow-blue) as columns: faces vary mostly

@@ -39,8 +39,8 @@ class OfflineParams:
     work_size: int = 128  # decoding resolution (the aligned crop is resized to this)
     prior: str = ""  # evidence prior file ("" = the shipped one, "none" = no prior)
     # Evidence counts above prior_scale x (clean faces' 90th percentile). 1.4 since the
-    # percentile residual scales and the mode gain: same pooled IoU as 1.0 on the dev bench
-    # (0.555), clean FP 5.1 % -> 3.9 %, mean IoU 0.614 -> 0.600; held-out FP 1.1 % -> 0.3 %.
+    # percentile residual scales: same pooled IoU as 1.0 on the dev bench (0.555), clean
+    # FP 5.1 % -> 3.9 %, mean IoU 0.614 -> 0.600; held-out FP 1.1 % -> 0.3 %.
     prior_scale: float = 1.4
     w_confidence: float = 0.5  # weight of the generator's (1 - confidence)
     w_diff: float = 0.3  # weight of the raw-vs-reference colour distance
