@@ -105,12 +105,14 @@ class MediapipeFaceMesh(FaceDetector):
             pad = max(small.shape[:2]) // 4
             padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
             found = [pts - pad for pts in self._run(padded)]
-        if not found and self.min_confidence > LOW_CONFIDENCE:
-            found = self._run(small, low=True)
         found = [pts / scale for pts in found]  # photo pixels from here on
         covered = sum(float(np.prod(p.max(0) - p.min(0))) for p in found)
         if covered < SMALL_FACE_FRACTION * h * w:
             found += self._faces_from_detector(image, small, found)
+        if not found and self.min_confidence > LOW_CONFIDENCE:
+            # Last resort, after the detector's crops (which give better landmarks for
+            # small faces): the mesh graph again with a lower detection threshold.
+            found = [pts / scale for pts in self._run(small, low=True)]
         faces = []
         for pts in found:
             x0, y0 = pts.min(0)
