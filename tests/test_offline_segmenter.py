@@ -114,3 +114,22 @@ def test_per_face_masks_agree_with_the_photo_mask(predictor, occluded_astronaut)
     assert (per_face == result.occlusion).mean() > 0.999
     # The aligned-frame mask and its soft map say the same thing.
     assert ((face.occlusion_prob > 0.5) == face.occlusion).all()
+
+
+def test_the_inner_mouth_extends_an_occlusion_but_does_not_start_one() -> None:
+    """Teeth alone (strong evidence only inside the mouth) are not an occluder; a hand over
+    the mouth and the skin around it is, mouth included."""
+    from s3pot.segmenters.offline import _hysteresis
+
+    region = np.zeros((64, 64), bool)
+    region[8:56, 8:56] = True
+    mouth = np.zeros_like(region)
+    mouth[40:46, 24:40] = True
+    seeds = region & ~mouth
+    teeth = np.where(mouth, 0.9, 0.05).astype(np.float32)
+    assert not _hysteresis(teeth, region, 0.45, 0.3, seeds).any()
+    assert _hysteresis(teeth, region, 0.45, 0.3).any()  # as a seed region it would start one
+    hand = teeth.copy()
+    hand[36:52, 18:46] = 0.8  # covers the mouth and the skin around it
+    occ = _hysteresis(hand, region, 0.45, 0.3, seeds)
+    assert occ[mouth].all() and occ[36:52, 18:46].all()
