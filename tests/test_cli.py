@@ -254,3 +254,36 @@ def test_segment_with_a_missing_model_fails_once_before_the_batch(tmp_path: Path
     assert message.startswith("s3pot: ") and str(model) in message and "\n" not in message
     assert "photos:" not in capsys.readouterr().err  # stopped before any photo
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("command", ["segment", "parse"])
+def test_output_that_is_a_file_fails_once_before_the_batch(tmp_path: Path, photo_dir: Path, capsys,
+                                                           command: str) -> None:
+    """``-o`` naming a file (or a folder under a file): one line naming it, exit 2, no photo
+    processed, nothing written."""
+    target = tmp_path / "taken.txt"
+    target.write_text("not a folder")
+    for out in (target, target / "sub"):
+        code, err = _run(capsys, command, str(photo_dir / "astronaut.jpg"), "-o", str(out), "--quiet")
+        assert code == 2
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and str(out) in lines[0] and "folder" in lines[0]
+        assert "photos:" not in err
+    assert target.read_text() == "not a folder"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.txt"]
+
+
+def test_demo_and_synth_refuse_a_file_as_output_folder(tmp_path: Path, capsys) -> None:
+    from s3pot.cli.main import main
+
+    target = tmp_path / "taken.txt"
+    target.write_text("x")
+    code, err = _run(capsys, "demo", "-o", str(target))
+    assert code == 2 and err.strip().count("\n") == 0 and "not a folder" in err
+    faces, occluders = tmp_path / "faces", tmp_path / "occ"
+    faces.mkdir()
+    occluders.mkdir()
+    with pytest.raises(SystemExit) as exc:
+        main(["synth", str(faces), str(occluders), "-o", str(target / "sub")])
+    assert "is not a folder" in str(exc.value.code) and str(target) in str(exc.value.code)
+    assert target.read_text() == "x"

@@ -8,6 +8,7 @@ end, and a non-zero exit status when any input failed.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,10 @@ def run_batch(
     from tqdm import tqdm
 
     outdir = Path(args.output)
+    unusable = output_folder_problem(outdir)
+    if unusable:
+        print(f"s3pot: {outdir}: {unusable}", file=sys.stderr)
+        return 2
     paths, problems = find_images(args.inputs)
     roots = _roots(args.inputs)
     summary = BatchSummary(failures=[(name, why) for name, why in problems])
@@ -92,6 +97,26 @@ def run_batch(
     for line in summary.lines():
         print(line, file=sys.stderr)
     return 1 if summary.failures else 0
+
+
+def output_folder_problem(outdir: Path) -> str | None:
+    """Why ``outdir`` cannot hold the outputs (checked once, before any photo), or None.
+
+    The folder itself is created by the first output written, not here: a batch whose
+    inputs all fail leaves nothing behind.
+    """
+    if outdir.exists():
+        if not outdir.is_dir():
+            return "exists and is not a folder (-o takes a folder)"
+        return None if os.access(outdir, os.W_OK | os.X_OK) else "output folder is not writable"
+    parent = outdir.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot create the output folder ({parent} is not a folder)"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot create the output folder ({parent} is not writable)"
+    return None
 
 
 def _roots(inputs: list[str]) -> list[Path]:

@@ -8,6 +8,7 @@ something to find.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -53,10 +54,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from s3pot.cli.batch import output_folder_problem
     from s3pot.cli.main import main as cli_main
     from s3pot.image_io import save_image
 
     out = Path(args.output)
+    unusable = output_folder_problem(out)
+    if unusable:
+        print(f"s3pot demo: {out}: {unusable}", file=sys.stderr)
+        return 2
     photo, _ = demo_photo()
     src = out / "demo.png"
     save_image(src, photo)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +38,11 @@ def run(args: argparse.Namespace) -> int:
     def split(text: str | None) -> list[str] | None:
         return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
 
+    from s3pot.cli.batch import output_folder_problem
+
+    unusable = output_folder_problem(Path(args.out))
+    if unusable:
+        raise SystemExit(f"s3pot synth: {args.out}: {unusable}")
     if not 0.0 <= args.clean_fraction <= 1.0:
         raise SystemExit("s3pot synth: --clean-fraction must be in [0, 1]")
     if args.count is not None and args.count < 1:
