@@ -264,29 +264,26 @@ def test_masked_real_faces_are_found_by_the_low_confidence_retry() -> None:
     """Flat face masks drawn on the real aligned faces of ../shared (the mask benchmark's
     masks): the mesh graph's detector at the usual threshold loses some of them; the
     low-confidence pass that runs only when nothing was found recovers them."""
-    import sys
-
     from conftest import SHARED
 
+    from s3pot.eval.synth.masks import MASK_COLOURS, draw_mask, mask_polygon
     from s3pot.faces.mediapipe_mesh import MediapipeFaceMesh
     from s3pot.image_io import find_images, load_image
 
     folder = SHARED / "data" / "real" / "aligned_512"
     if not folder.is_dir():
         pytest.skip(f"real aligned faces not present ({folder}); the ../shared data folder is absent")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from mask_occluders import COLOURS, mask_polygon, put_mask
 
     det = MediapipeFaceMesh()
     photos, _ = find_images([str(folder)])
-    colours = list(COLOURS.values())
+    colours = list(MASK_COLOURS.values())
     n = plain = retried = 0
     for i, path in enumerate(photos):
         image = load_image(path)
         faces = det.detect(image)
         if not faces:
             continue
-        masked, _ = put_mask(image, mask_polygon(faces[0].landmarks), colours[i % len(colours)])
+        masked, _ = draw_mask(image, mask_polygon(faces[0].landmarks), colours[i % len(colours)])
         n += 1
         plain += bool(det._run(masked))
         retried += bool(det.detect(masked))

@@ -126,3 +126,18 @@ def test_cli_synth_errors(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="clean-fraction"):
         main(["synth", str(tmp_path / "faces"), str(tmp_path), "-o", str(tmp_path / "o"),
               "--clean-fraction", "2"])
+
+
+def test_flat_mask_covers_the_lower_face_only(astronaut, astronaut_landmarks) -> None:
+    from s3pot.eval.synth.masks import MASK_COLOURS, NOSE_BRIDGE, draw_mask, mask_polygon
+
+    poly = mask_polygon(astronaut_landmarks)
+    assert poly[:, 1].min() > astronaut_landmarks[NOSE_BRIDGE, 1]  # below the nose bridge
+    out, mask = draw_mask(astronaut, poly, MASK_COLOURS["light blue"])
+    chin, mouth = astronaut_landmarks[152], astronaut_landmarks[13]
+    assert mask[int(mouth[1]), int(mouth[0])] and mask[int(chin[1]) - 3, int(chin[0])]
+    eye = astronaut_landmarks[33]
+    assert not mask[int(eye[1]), int(eye[0])]
+    assert np.array_equal(out[~mask], astronaut[~mask])  # nothing else touched
+    inside = out[mask].astype(float)
+    assert np.abs(inside - np.array(MASK_COLOURS["light blue"])).max() <= 0.11 * 225 + 1  # shading only
