@@ -8,14 +8,15 @@ stays bounded whatever the photo size. Faces missed at full view get a second ch
 padded copy (faces cut by the border) -- this is where cut-off faces are recovered.
 
 The mesh graph's own detector is short-range: it sees the photo at 128 px, so in a group
-photo or a wide frame small faces vanish. A photo where nothing is found at all gets one
-more mesh pass with a lower detection threshold (masked faces score low). When the faces found cover little of the photo
+photo or a wide frame small faces vanish. When the faces found cover little of the photo
 (or none were found), mediapipe's full-range detector proposes boxes, on the whole view
 and, for photos larger than a few detector inputs, on overlapping tiles (it sees any input
 at 192 px: on a whole 6000 px photo it misses every face under ~450 px; see tiles.py). The
 mesh then runs again on a full-resolution crop around every box that no found face
 explains, so a 100 px face in a 24-Mpx photo gets 100 px worth of landmarks. Photos whose face fills the frame never pay for that
-second pass: they cost one mesh call.
+second pass: they cost one mesh call. Last resort, when all of that found nothing: the
+mesh graph again with a lower detection threshold, on the view and on the padded view (a
+face mask or a large occluder lowers the graph's detector score).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ SMALL_FACE_FRACTION = 0.08  # below this face coverage, look for more faces with
 CROP_CONTEXT = 2.2  # crop side around a detector box, in box sides
 CROP_SIDE = 256  # crops are resampled to this side before the mesh runs on them
 SMALLER_FACES = 3  # beside found faces, tiles look for faces down to this many times smaller
-# When no face is found at all, one more mesh pass with this detection threshold. A face
+# When no face is found at all, the mesh again (view, padded view) at this threshold. A face
 # mask or a hand over the lower face drops the mesh graph's detector score below the usual
 # 0.5: of flat masks drawn on real faces (benchmarks/mask_occluders.py) 15 of 19 were
 # found at 0.5, 19 of 20 with this retry (one unmasked face of that set is also found only
