@@ -19,6 +19,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from options import parse_options
+
 from s3pot.eval.synth.masks import MASK_COLOURS, draw_mask, mask_polygon
 from s3pot.image_io import find_images, load_image
 from s3pot.pipeline import PipelineConfig, S3potPredictor
@@ -46,17 +48,6 @@ def run(photos: list[Path], options: dict) -> tuple[dict[str, list[int]], int, i
     return acc, found, total
 
 
-def _options(text: str) -> dict:
-    out: dict = {}
-    for item in filter(None, text.split(",")):
-        k, v = item.split("=", 1)
-        try:
-            out[k] = float(v)
-        except ValueError:
-            out[k] = v
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--faces", default=str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -67,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     if not photos:
         print(f"no photos under {args.faces}", file=sys.stderr)
         return 2
-    runs = [("default", {})] + ([("compare", _options(args.compare))] if args.compare else [])
+    runs = [("default", {})] + ([("compare", parse_options(args.compare.split(",")))] if args.compare else [])
     print("| run | " + " | ".join(MASK_COLOURS) + " | all | faces found |")
     print("|---|" + "---|" * (len(MASK_COLOURS) + 2))
     for label, opts in runs:

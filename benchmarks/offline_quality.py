@@ -19,23 +19,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from options import parse_options
 
 from s3pot.eval.metrics import score_image, summarize
 from s3pot.image_io import load_image
 from s3pot.pipeline import PipelineConfig, S3potPredictor
-
-
-def _parse_sets(items: list[str]) -> dict:
-    out = {}
-    for it in items:
-        k, v = it.split("=", 1)
-        for cast in (int, float, str):
-            try:
-                out[k] = cast(v)
-                break
-            except ValueError:
-                continue
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         names = names[:: args.limit]
     gen_kwargs = {"model": args.reference_model} if args.reference_model else {}
     pred = S3potPredictor(PipelineConfig(align_size=args.size, generator_kwargs=gen_kwargs,
-                                         backbone_kwargs=_parse_sets(args.set)))
+                                         backbone_kwargs=parse_options(args.set)))
     mesh = pred.detector._mesh  # the raw face-mesh call, timed as the baseline
     pred.segment(load_image(bench / "images" / f"{names[0]}.png"))  # warm up every stage
     scores, by_family, t_pipe, t_mesh, missed = [], {}, [], [], 0

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from options import parse_options
 
 DEFAULT_BENCH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "bench"
 
@@ -83,12 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit:
         rows = rows[: args.limit]
     kw: dict = {"model": args.model} if args.model else {}
-    for opt in args.option:
-        key, _, val = opt.partition("=")
-        try:
-            kw[key] = int(val) if val.lstrip("-").isdigit() else float(val)
-        except ValueError:
-            kw[key] = val
+    kw.update(parse_options(args.option))
     gen = build_generator(args.generator, **kw)
     det = MediapipeFaceMesh()
     warm = load_image(bench / "images" / f"{rows[0]['name']}.png")
