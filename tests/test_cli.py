@@ -116,6 +116,30 @@ def test_subfolders_keep_their_structure_and_globs_expand(tmp_path: Path, photo_
                         "g1.parsing.png", "g2.parsing.png"]
 
 
+def test_same_named_inputs_do_not_overwrite_each_other(tmp_path: Path, photo_dir: Path,
+                                                       capsys) -> None:
+    """photo.jpg + photo.png in one folder keep their suffix; two x.png given as files from
+    different folders get a counter. Each output belongs to its own input."""
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(photo_dir / "astronaut.jpg", src / "photo.jpg")
+    shutil.copy(photo_dir / "two_faces.png", src / "photo.png")
+    for sub, name in (("a", "rgba.png"), ("b", "two_faces.png")):
+        (tmp_path / sub).mkdir()
+        shutil.copy(photo_dir / name, tmp_path / sub / "x.png")
+    out = tmp_path / "out"
+    code, err = _run(capsys, "parse", str(src), str(tmp_path / "a" / "x.png"),
+                     str(tmp_path / "b" / "x.png"), "-o", str(out), "--quiet")
+    assert code == 0, err
+    produced = sorted(p.name for p in out.rglob("*") if p.is_file())
+    assert produced == ["photo.jpg.parsing.png", "photo.png.parsing.png", "x-2.parsing.png",
+                        "x.parsing.png"]
+    assert "photos: 4 processed" in err
+    for result, source in (("photo.jpg", src / "photo.jpg"), ("photo.png", src / "photo.png"),
+                           ("x", tmp_path / "a" / "x.png"), ("x-2", tmp_path / "b" / "x.png")):
+        assert load_image(out / f"{result}.parsing.png").shape == load_image(source).shape
+
+
 def test_skip_existing_resumes(tmp_path: Path, photo_dir: Path, capsys) -> None:
     out = tmp_path / "out"
     args = ["parse", str(photo_dir / "astronaut.jpg"), str(photo_dir / "rgba.png"), "-o", str(out), "--quiet"]
@@ -177,6 +201,9 @@ def test_console_script_end_to_end(tmp_path: Path, photo_dir: Path) -> None:
     assert "photos: 1 processed, 0 skipped (existing), 1 failed" in proc.stderr
     assert (out / "astronaut.parsing.png").is_file()
     assert "Traceback" not in proc.stderr
+    # mediapipe's native banner and first-landmarks warnings stay out of the user's terminal.
+    for noise in ("TensorFlow Lite", "absl", "W0000", "I0000"):
+        assert noise not in proc.stderr, proc.stderr
 
 
 # -- segment (needs the default segmenter, generator and its shipped model) -----------------

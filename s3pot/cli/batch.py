@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,30 @@ def output_stem(path: Path, root: Path | None, outdir: Path) -> Path:
     return outdir / rel.with_suffix("")
 
 
+def unique_stems(paths: list[Path], roots: list[Path], outdir: Path) -> list[Path]:
+    """One output stem per input, never shared: ``photo.jpg`` and ``photo.png`` in one folder
+    (or two ``x.jpg`` given from different folders) would otherwise write the same
+    ``photo.occlusion.png``, the second silently replacing the first. Colliding inputs keep
+    their suffix in the stem (``photo.jpg.occlusion.png``); if that still collides, a
+    counter is added (``x-2``)."""
+    plain = [output_stem(p, _root_of(p, roots), outdir) for p in paths]
+    n_plain = Counter(plain)
+    suffixed = [s.with_name(s.name + p.suffix.lower()) if n_plain[s] > 1 else s
+                for s, p in zip(plain, paths, strict=True)]
+    n_suffixed = Counter(suffixed)
+    wanted = [x if n_suffixed[x] == 1 else s for s, x in zip(plain, suffixed, strict=True)]
+    taken: set[Path] = set()
+    out = []
+    for s in wanted:
+        u, k = s, 1
+        while u in taken:
+            k += 1
+            u = s.with_name(f"{s.name}-{k}")
+        taken.add(u)
+        out.append(u)
+    return out
+
+
 def add_batch_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (recursive) or globs")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder")
@@ -69,9 +94,10 @@ def run_batch(
     summary = BatchSummary(failures=[(name, why) for name, why in problems])
     for name, why in problems:
         print(f"s3pot: {name}: {why}", file=sys.stderr)
-    bar = tqdm(paths, unit="photo", disable=args.quiet or not paths, file=sys.stderr, dynamic_ncols=True)
-    for path in bar:
-        stem = output_stem(path, _root_of(path, roots), outdir)
+    stems = unique_stems(paths, roots, outdir)
+    bar = tqdm(list(zip(paths, stems, strict=True)), unit="photo", disable=args.quiet or not paths,
+               file=sys.stderr, dynamic_ncols=True)
+    for path, stem in bar:
         if args.skip_existing and all(p.exists() for p in expected_outputs(stem)):
             summary.skipped += 1
             continue

@@ -55,35 +55,38 @@ class MediapipeFaceMesh(FaceDetector):
                  detect_max_side: int = DETECT_MAX_SIDE) -> None:
         import mediapipe as mp
 
-        with _quiet_native_logs(first=True):
-            self._mesh = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=True,
-                max_num_faces=max_faces,
-                refine_landmarks=True,
-                min_detection_confidence=min_confidence,
-            )
+        self._mesh = _open_graph(lambda: mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True,
+            max_num_faces=max_faces,
+            refine_landmarks=True,
+            min_detection_confidence=min_confidence,
+        ))
         self._lock = threading.Lock()  # the mediapipe graph is not re-entrant
         self.detect_max_side = detect_max_side
         self.min_confidence = min_confidence
         self.max_faces = max_faces
         self._detector = None  # full-range detector, built on first need
         self._low = None  # mesh graph with LOW_CONFIDENCE, built on first need
-        self._warm = False
+        # Graphs print a first-landmarks warning the first time they find a face: their
+        # runs are quiet until then (see _quiet_native_logs).
+        self._found_once: set[int] = set()
 
     def _run(self, image: np.ndarray, low: bool = False) -> list[np.ndarray]:
-        with self._lock, _quiet_native_logs(first=not self._warm or (low and self._low is None)):
+        with self._lock:
             graph = self._mesh
             if low:
                 if self._low is None:
                     import mediapipe as mp
 
-                    self._low = mp.solutions.face_mesh.FaceMesh(
+                    self._low = _open_graph(lambda: mp.solutions.face_mesh.FaceMesh(
                         static_image_mode=True, max_num_faces=self.max_faces,
                         refine_landmarks=True,
-                        min_detection_confidence=min(LOW_CONFIDENCE, self.min_confidence))
+                        min_detection_confidence=min(LOW_CONFIDENCE, self.min_confidence)))
                 graph = self._low
-            res = graph.process(np.ascontiguousarray(image))
-            self._warm = True
+            with _quiet_native_logs(first=id(graph) not in self._found_once):
+                res = graph.process(np.ascontiguousarray(image))
+            if res.multi_face_landmarks:
+                self._found_once.add(id(graph))
         if not res.multi_face_landmarks:
             return []
         h, w = image.shape[:2]
@@ -172,9 +175,9 @@ class MediapipeFaceMesh(FaceDetector):
         if self._detector is None:
             import mediapipe as mp
 
-            self._detector = mp.solutions.face_detection.FaceDetection(
+            self._detector = _open_graph(lambda: mp.solutions.face_detection.FaceDetection(
                 model_selection=1, min_detection_confidence=self.min_confidence
-            )
+            ))
         h, w = image.shape[:2]
         smallest = min((float((p.max(0) - p.min(0)).max()) for p in known), default=0.0)
         tiles = plan_tiles(w, h, min_face=smallest / SMALLER_FACES)
@@ -210,11 +213,26 @@ class MediapipeFaceMesh(FaceDetector):
             self._detector.close()
 
 
+def _open_graph(factory):
+    """Build a mediapipe graph and run it once on a blank image, inside the quiet window.
+
+    The graph's calculators open on worker threads after the constructor returns and print
+    their TFLite/absl banner then; the blank run waits for them, so the banner falls inside
+    the window instead of landing in the user's terminal a moment later.
+    """
+    with _quiet_native_logs(first=True):
+        graph = factory()
+        graph.process(np.zeros((64, 64, 3), np.uint8))
+    return graph
+
+
 @contextlib.contextmanager
 def _quiet_native_logs(first: bool):
-    """Silence the TFLite/absl banner mediapipe's C++ prints to fd 2 on a graph's first run.
+    """Silence the TFLite/absl banner and first-landmarks warnings mediapipe's C++ prints
+    to fd 2 (``GLOG_minloglevel`` does not reach its absl logging).
 
-    Only the first call of a graph is wrapped, so a later native crash still reaches the user.
+    Only a graph's first calls are wrapped (until it has found a face once), so a later
+    native crash still reaches the user.
     """
     if not first:
         yield
