@@ -20,6 +20,22 @@ def test_pixel_evidence_is_zero_for_an_identical_confident_reference():
     assert e_diff[8:16, 8:16].mean() > 0.5 and e_diff[20:, 20:].max() == 0
 
 
+def test_rejection_without_a_visible_colour_step_is_discounted():
+    """1 - confidence counts in proportion to how visibly photo and reference differ: a lit
+    cheek the reference reproduces within a few Lab units is not an occluder."""
+    rng = np.random.default_rng(2)
+    img = rng.integers(100, 160, (64, 64, 3), dtype=np.uint8)
+    ref = img.copy()
+    ref[:, 32:] = np.clip(ref[:, 32:].astype(int) + 60, 0, 255).astype(np.uint8)  # a real step
+    ref[:, :32] = np.clip(ref[:, :32].astype(int) + 2, 0, 255).astype(np.uint8)  # barely visible
+    rejected = np.zeros((64, 64), np.float32)  # the model rejects everything
+    e_conf, _ = pixel_evidence(img, ref, rejected)
+    assert e_conf[:, :28].max() < 0.2
+    assert e_conf[:, 36:].min() > 0.95
+    plain, _ = pixel_evidence(img, ref, rejected, conf_step=0.0)
+    assert plain.min() == 1.0
+
+
 def test_fit_records_where_clean_faces_show_evidence(tmp_path):
     rng = np.random.default_rng(1)
     samples = []
