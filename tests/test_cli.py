@@ -314,3 +314,45 @@ def test_demo_and_synth_refuse_a_file_as_output_folder(tmp_path: Path, capsys) -
         main(["synth", str(faces), str(occluders), "-o", str(target / "sub")])
     assert "is not a folder" in str(exc.value.code) and str(target) in str(exc.value.code)
     assert target.read_text() == "x"
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["segment", "--generator", "e4s"], "--e4s-checkpoint"),
+    (["segment", "--parser", "bisenet"], "--parser-checkpoint"),
+    (["parse", "--parser", "bisenet"], "--parser-checkpoint"),
+])
+def test_backend_without_its_weights_is_one_line_before_the_batch(tmp_path: Path, photo_dir: Path,
+                                                                  capsys, argv, needle) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as info:
+        main([*argv, str(photo_dir / "astronaut.jpg"), "-o", str(out), "--quiet"])
+    message = str(info.value.code)
+    assert message.startswith("s3pot: ") and needle in message and "weights download" in message
+    assert "\n" not in message and "photos:" not in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command, flag", [("segment", "--generator"), ("segment", "--parser"),
+                                           ("parse", "--parser")])
+def test_unknown_backend_name_is_a_usage_error(tmp_path: Path, photo_dir: Path, capsys,
+                                               command, flag) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([command, str(photo_dir / "astronaut.jpg"), "-o", str(tmp_path / "out"), flag, "nope"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'nope'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["segment", "parse"])
+def test_unreadable_parser_checkpoint_fails_once_naming_it(tmp_path: Path, photo_dir: Path, capsys,
+                                                           command) -> None:
+    """A corrupt checkpoint is the checkpoint's fault, said once: not every photo failing."""
+    bad = tmp_path / "79999_iter.pth"
+    bad.write_text("not a checkpoint")
+    with pytest.raises(SystemExit) as info:
+        main([command, str(photo_dir / "astronaut.jpg"), str(photo_dir / "rgba.png"),
+              "-o", str(tmp_path / "out"), "--quiet", "--parser", "bisenet",
+              "--parser-checkpoint", str(bad)])
+    message = str(info.value.code)
+    assert message.startswith(f"s3pot: {bad}: ") and "\n" not in message
+    assert "photos:" not in capsys.readouterr().err

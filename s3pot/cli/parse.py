@@ -6,24 +6,29 @@ import argparse
 from pathlib import Path
 
 from s3pot.cli.batch import add_batch_arguments, run_batch
+from s3pot.cli.segment import add_parser_arguments, parser_kwargs_from
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("parse", help="12-class face parsing of photos (NAME.parsing.png)")
     add_batch_arguments(p)
     p.add_argument("--size", type=int, default=256, choices=(256, 512, 1024), help="aligned crop size")
-    p.add_argument("--parser", default="landmarks", help="parser backend (landmarks, bisenet)")
-    p.add_argument("--parser-checkpoint", help="checkpoint for --parser bisenet")
+    add_parser_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from s3pot.errors import S3potError
     from s3pot.image_io import load_image, save_image
     from s3pot.pipeline import PipelineConfig, S3potPredictor
     from s3pot.render import parsing_in_photo
 
-    kwargs = {"checkpoint": args.parser_checkpoint} if args.parser_checkpoint else {}
+    kwargs = parser_kwargs_from(args)
     predictor = S3potPredictor(PipelineConfig(align_size=args.size, parser=args.parser, parser_kwargs=kwargs))
+    try:
+        _ = predictor.parser  # a bad checkpoint fails once, before the batch
+    except S3potError as exc:
+        raise SystemExit(f"s3pot: {exc}") from None
 
     def process(path: Path, stem: Path) -> int:
         image = load_image(path)

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from s3pot.cli.batch import add_batch_arguments, run_batch
+from s3pot.parsing.base import PARSERS
+from s3pot.reference.base import GENERATORS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,9 +32,9 @@ def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("pipeline")
     g.add_argument("--size", type=int, default=256, choices=(256, 512, 1024), help="aligned crop size")
     g.add_argument("--max-faces", type=int, default=16)
-    g.add_argument("--parser", default="landmarks", help="face parser backend (landmarks, bisenet)")
-    g.add_argument("--parser-checkpoint", help="checkpoint for --parser bisenet (79999_iter.pth)")
-    g.add_argument("--generator", default="pca", help="reference generator backend (pca, e4s)")
+    add_parser_arguments(g)
+    g.add_argument("--generator", default="pca", choices=GENERATORS.names(),
+                   help="reference generator backend")
     g.add_argument("--reference-model", help="model file for --generator pca (from fit-reference)")
     g.add_argument("--e4s-checkpoint", help="checkpoint for --generator e4s")
     g.add_argument("--backbone", default=None, choices=("offline", "sam"),
@@ -44,9 +46,27 @@ def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default="cpu")
 
 
+def add_parser_arguments(g: argparse._ActionsContainer) -> None:
+    """``--parser`` and ``--parser-checkpoint`` (shared with ``s3pot parse``)."""
+    g.add_argument("--parser", default="landmarks", choices=PARSERS.names(), help="face parser backend")
+    g.add_argument("--parser-checkpoint", help="checkpoint for --parser bisenet (79999_iter.pth)")
+
+
+def parser_kwargs_from(args: argparse.Namespace) -> dict:
+    """Keyword arguments of the parser backend; a backend that needs weights needs its flag
+    (one clear line, before any photo, instead of a traceback)."""
+    if args.parser == "bisenet" and not args.parser_checkpoint:
+        raise SystemExit("s3pot: --parser bisenet needs --parser-checkpoint PATH "
+                         "(get one with: s3pot weights download bisenet_celebamask)")
+    return {"checkpoint": args.parser_checkpoint} if args.parser_checkpoint else {}
+
+
 def stage_kwargs(args: argparse.Namespace) -> tuple[dict, dict]:
     """Keyword arguments of the parser and generator backends from their flags."""
-    parser_kwargs = {"checkpoint": args.parser_checkpoint} if args.parser_checkpoint else {}
+    parser_kwargs = parser_kwargs_from(args)
+    if args.generator == "e4s" and not args.e4s_checkpoint:
+        raise SystemExit("s3pot: --generator e4s needs --e4s-checkpoint PATH "
+                         "(get one with: s3pot weights download e4s)")
     gen_kwargs: dict = {}
     if args.generator == "pca" and args.reference_model:
         gen_kwargs["model"] = args.reference_model
@@ -96,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         predictor = S3potPredictor(config_from_args(args))
         # Build the models before the batch: a missing model fails once, early.
-        _ = predictor.segmenter, predictor.generator
+        _ = predictor.segmenter, predictor.generator, predictor.parser
     except S3potError as exc:
         raise SystemExit(f"s3pot: {exc}") from None
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from s3pot.cli.segment import add_parser_arguments
+from s3pot.reference.base import GENERATORS
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -32,9 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, help="similarity threshold for matches (off by default)")
     p.add_argument("--top-k", type=int, help="keep only the k most similar positives (off by default)")
     p.add_argument("--size", type=int, default=1024, choices=(256, 512, 1024), help="aligned crop size")
-    p.add_argument("--parser", default="landmarks", help="face parser backend (landmarks, bisenet)")
-    p.add_argument("--parser-checkpoint", help="checkpoint for --parser bisenet")
-    p.add_argument("--generator", default="pca", help="reference generator backend (pca, e4s)")
+    add_parser_arguments(p)
+    p.add_argument("--generator", default="pca", choices=GENERATORS.names(),
+                   help="reference generator backend")
     p.add_argument("--reference-model", help="model file for --generator pca")
     p.add_argument("--e4s-checkpoint", help="checkpoint for --generator e4s")
     p.add_argument("--cache-dir", help="embedding cache (default: $S3POT_HOME/train-cache)")
