@@ -69,11 +69,11 @@ class MediapipeFaceMesh(FaceDetector):
         self._low = None  # mesh graph with LOW_CONFIDENCE, built on first need
         # Graphs print a first-landmarks warning the first time they find a face: their
         # runs are quiet until then (see _quiet_native_logs).
-        self._found_once: set[int] = set()
+        self._found_once: set[str] = set()
 
     def _run(self, image: np.ndarray, low: bool = False) -> list[np.ndarray]:
         with self._lock:
-            graph = self._mesh
+            graph, name = self._mesh, "mesh"
             if low:
                 if self._low is None:
                     import mediapipe as mp
@@ -82,11 +82,11 @@ class MediapipeFaceMesh(FaceDetector):
                         static_image_mode=True, max_num_faces=self.max_faces,
                         refine_landmarks=True,
                         min_detection_confidence=min(LOW_CONFIDENCE, self.min_confidence)))
-                graph = self._low
-            with _quiet_native_logs(first=id(graph) not in self._found_once):
+                graph, name = self._low, "low"
+            with _quiet_native_logs(first=name not in self._found_once):
                 res = graph.process(np.ascontiguousarray(image))
             if res.multi_face_landmarks:
-                self._found_once.add(id(graph))
+                self._found_once.add(name)
         if not res.multi_face_landmarks:
             return []
         h, w = image.shape[:2]

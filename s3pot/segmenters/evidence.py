@@ -33,11 +33,11 @@ from s3pot.errors import CheckpointError
 DIFF_LO = 10.0  # Lab distance (photo vs reference) where colour evidence starts
 DIFF_HI = 35.0  # ... and where it saturates
 # The model's rejection (1 - confidence) counts in proportion to how visibly the photo
-# differs from the reference, reaching full weight at this Lab distance (blurred over a
-# ~1 % of the crop). The confidence is relative to the clean-face residual scale, which is
-# a few grey levels on smooth cheeks: a strongly lit cheek that the reference reproduces
-# within a few Lab units was rejected as a whole (dev bench d0269, a third of the face).
-# Measured on the dev bench and held-out composites: see EVIDENCE_PRIOR.md.
+# differs from the reference, reaching full weight at this Lab distance (the distance
+# blurred over about 1 % of the crop's side). The confidence is relative to the clean-face
+# residual scale, which is a few grey levels on smooth cheeks: a strongly lit cheek that the
+# reference reproduces within a few Lab units was rejected as a whole (dev bench d0269, a
+# third of the face). Measured on the dev bench and held-out composites: EVIDENCE_PRIOR.md.
 CONF_STEP = 20.0
 PRIOR_SIZE = 64  # resolution of the stored prior maps (smooth maps: upsampled when used)
 
