@@ -140,6 +140,24 @@ def test_same_named_inputs_do_not_overwrite_each_other(tmp_path: Path, photo_dir
         assert load_image(out / f"{result}.parsing.png").shape == load_image(source).shape
 
 
+def test_outputs_in_an_input_folder_are_not_photos(tmp_path: Path, photo_dir: Path, capsys) -> None:
+    """``-o`` the photo folder itself, run twice: the second run does not segment the first
+    run's outputs; a file named on the command line is processed whatever its name."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(photo_dir / "astronaut.jpg", folder / "a.jpg")
+    for _ in range(2):
+        code, err = _run(capsys, "parse", str(folder), "-o", str(folder), "--quiet")
+        assert code == 0, err
+        assert "photos: 1 processed" in err
+    assert sorted(p.name for p in folder.iterdir()) == ["a.jpg", "a.parsing.png"]
+    assert "left out 1 file named like s3pot outputs" in err
+    code, err = _run(capsys, "parse", str(folder / "a.parsing.png"), "-o", str(tmp_path / "o"),
+                     "--quiet")
+    assert code == 0 and "photos: 1 processed" in err
+    assert (tmp_path / "o" / "a.parsing.parsing.png").is_file()
+
+
 def test_skip_existing_resumes(tmp_path: Path, photo_dir: Path, capsys) -> None:
     out = tmp_path / "out"
     args = ["parse", str(photo_dir / "astronaut.jpg"), str(photo_dir / "rgba.png"), "-o", str(out), "--quiet"]

@@ -38,6 +38,21 @@ class BatchSummary:
         return out
 
 
+# Images the batch commands write (segment, parse, demo). Found in a folder, they are
+# outputs of an earlier run, not photos.
+OUTPUT_SUFFIXES = (".occlusion.png", ".overlay.jpg", ".visible.png", ".parsing.png", ".reference.png")
+
+
+def earlier_outputs(paths: list[Path], inputs: list[str]) -> list[Path]:
+    """The paths, found in folders or by patterns, that are named like s3pot outputs.
+
+    ``s3pot segment photos/ -o photos/`` run twice would otherwise segment its own masks
+    and overlays (``a.occlusion.occlusion.png``), more of them on every run. A file named
+    on the command line is always processed."""
+    named = {Path(i).resolve() for i in inputs if Path(i).is_file()}
+    return [p for p in paths if p.name.endswith(OUTPUT_SUFFIXES) and p.resolve() not in named]
+
+
 def output_stem(path: Path, root: Path | None, outdir: Path) -> Path:
     """OUTDIR/<relative path without suffix>: folders keep their structure, so two
     photos with the same name in different subfolders do not overwrite each other."""
@@ -90,6 +105,14 @@ def run_batch(
         print(f"s3pot: {outdir}: {unusable}", file=sys.stderr)
         return 2
     paths, problems = find_images(args.inputs)
+    ours = earlier_outputs(paths, args.inputs)
+    if ours:
+        skip = set(ours)
+        paths = [p for p in paths if p not in skip]
+        plural = "s" if len(ours) != 1 else ""
+        print(f"s3pot: left out {len(ours)} file{plural} named like s3pot outputs "
+              f"({', '.join('*' + s for s in OUTPUT_SUFFIXES)}); name them as files to process them",
+              file=sys.stderr)
     roots = _roots(args.inputs)
     summary = BatchSummary(failures=[(name, why) for name, why in problems])
     for name, why in problems:
