@@ -110,7 +110,11 @@ def save_image(path: str | os.PathLike[str], array: np.ndarray, quality: int = 9
         p.suffix.lower(), "PNG"
     )
     img = Image.fromarray(np.ascontiguousarray(array))
-    kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    kwargs: dict = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    if fmt == "PNG" and np.ndim(array) == 3:
+        # Colour PNGs (parsing, reference): zlib level 3 instead of 6 writes a 38-Mpx photo
+        # in 3.3 s instead of 7.8 s for 17 % more bytes; masks keep the default (fast anyway).
+        kwargs["compress_level"] = 3
     _atomic_write(p, lambda tmp: img.save(tmp, format=fmt, **kwargs))
 
 

@@ -13,10 +13,14 @@ OCCLUSION_TINT = np.array([255, 40, 40], np.float32)
 
 def overlay(image: np.ndarray, occlusion: np.ndarray, faces: list[FaceResult],
             face_region: np.ndarray | None = None) -> np.ndarray:
-    """Occlusion tinted red, face-region outline thin white, face boxes green."""
-    out = image.astype(np.float32)
-    out[occlusion] = 0.45 * out[occlusion] + 0.55 * OCCLUSION_TINT
-    out = np.clip(out, 0, 255).astype(np.uint8)
+    """Occlusion tinted red, face-region outline thin white, face boxes green.
+
+    Only the tinted pixels go through float: a float copy of a 40-Mpx photo is 0.5 GB.
+    """
+    out = image.copy()
+    if occlusion.any():
+        px = out[occlusion].astype(np.float32)
+        out[occlusion] = np.clip(0.45 * px + 0.55 * OCCLUSION_TINT, 0, 255).astype(np.uint8)
     thick = max(1, round(max(image.shape[:2]) / 400))
     if face_region is not None and face_region.any():
         contours, _ = cv2.findContours(face_region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
@@ -30,9 +34,10 @@ def overlay(image: np.ndarray, occlusion: np.ndarray, faces: list[FaceResult],
 def parsing_in_photo(image: np.ndarray, faces: list[FaceResult], alpha: float = 0.6) -> np.ndarray:
     """Every face's parsing, coloured, pasted back over the photo."""
     h, w = image.shape[:2]
-    out = image.astype(np.float32)
+    out = image.copy()
     for f in faces:
         labels = f.transform.to_photo_labels(f.parsing, (h, w))
         m = labels > 0
-        out[m] = (1 - alpha) * out[m] + alpha * PALETTE[labels[m]]
-    return np.clip(out, 0, 255).astype(np.uint8)
+        px = out[m].astype(np.float32)
+        out[m] = np.clip((1 - alpha) * px + alpha * PALETTE[labels[m]], 0, 255).astype(np.uint8)
+    return out

@@ -72,6 +72,22 @@ class AlignTransform:
         x1, y1 = np.ceil(corners.max(0)).astype(int) + 2
         return max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
 
+    def roi_warp(self, src: np.ndarray, photo_shape: tuple[int, int],
+                 flags: int = cv2.INTER_LINEAR) -> tuple[tuple[int, int, int, int] | None, np.ndarray]:
+        """Aligned-frame ``src`` warped into the photo, only over :meth:`photo_roi`:
+        ``(box, patch)`` with ``patch`` the photo's ``box`` region (zeros outside the crop),
+        or ``(None, empty)`` when the crop reaches no photo pixel."""
+        x0, y0, x1, y1 = self.photo_roi(photo_shape)
+        if x1 <= x0 or y1 <= y0:
+            return None, np.zeros((0, 0) + src.shape[2:], src.dtype)
+        m = self.matrix.copy()
+        m[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)  # ROI pixel -> photo pixel
+        patch = cv2.warpAffine(
+            src, m, (x1 - x0, y1 - y0), flags=flags | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+        ).reshape((y1 - y0, x1 - x0) + src.shape[2:])
+        return (x0, y0, x1, y1), patch
+
     def _to_photo(self, src: np.ndarray, photo_shape: tuple[int, int], flags: int) -> np.ndarray:
         """Inverse warp into the photo frame, computed only inside :meth:`photo_roi`.
 
@@ -79,15 +95,10 @@ class AlignTransform:
         """
         h, w = photo_shape[:2]
         out = np.zeros((h, w) + src.shape[2:], src.dtype)
-        x0, y0, x1, y1 = self.photo_roi((h, w))
-        if x1 <= x0 or y1 <= y0:
-            return out
-        m = self.matrix.copy()
-        m[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)  # ROI pixel -> photo pixel
-        out[y0:y1, x0:x1] = cv2.warpAffine(
-            src, m, (x1 - x0, y1 - y0), flags=flags | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_CONSTANT, borderValue=0,
-        ).reshape((y1 - y0, x1 - x0) + src.shape[2:])
+        box, patch = self.roi_warp(src, (h, w), flags)
+        if box is not None:
+            x0, y0, x1, y1 = box
+            out[y0:y1, x0:x1] = patch
         return out
 
     def to_photo_mask(
