@@ -158,6 +158,20 @@ def test_outputs_in_an_input_folder_are_not_photos(tmp_path: Path, photo_dir: Pa
     assert (tmp_path / "o" / "a.parsing.parsing.png").is_file()
 
 
+def test_face_limit_is_reported(tmp_path: Path, photo_dir: Path, capsys) -> None:
+    """Stopping at --max-faces is said in the summary (the photo may hold more faces)."""
+    photo = photo_dir / "two_faces.png"
+    code, err = _run(capsys, "parse", str(photo), "-o", str(tmp_path / "a"), "--quiet", "--max-faces", "1")
+    assert code == 0 and "faces found: 1;" in err
+    assert f"  face limit reached (--max-faces 1), more faces may be there: {photo}" in err
+    code, err = _run(capsys, "parse", str(photo), "-o", str(tmp_path / "b"), "--quiet", "--max-faces", "3")
+    assert code == 0 and "faces found: 2;" in err and "face limit" not in err
+    with pytest.raises(SystemExit) as info:
+        main(["parse", str(photo), "-o", str(tmp_path / "c"), "--max-faces", "0"])
+    assert info.value.code == 2
+    assert "must be at least 1" in capsys.readouterr().err
+
+
 def test_skip_existing_resumes(tmp_path: Path, photo_dir: Path, capsys) -> None:
     out = tmp_path / "out"
     args = ["parse", str(photo_dir / "astronaut.jpg"), str(photo_dir / "rgba.png"), "-o", str(out), "--quiet"]

@@ -26,6 +26,8 @@ class BatchSummary:
     no_face: list[str] = field(default_factory=list)
     skipped: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    at_limit: list[str] = field(default_factory=list)  # photos where --max-faces was reached
+    max_faces: int = 0
 
     def lines(self) -> list[str]:
         out = [
@@ -34,6 +36,8 @@ class BatchSummary:
             f"faces found: {self.faces}; photos without a face: {len(self.no_face)}",
         ]
         out += [f"  no face: {name}" for name in self.no_face]
+        out += [f"  face limit reached (--max-faces {self.max_faces}), more faces may be there: {name}"
+                for name in self.at_limit]
         out += [f"  failed: {name}: {why}" for name, why in self.failures]
         return out
 
@@ -84,6 +88,17 @@ def unique_stems(paths: list[Path], roots: list[Path], outdir: Path) -> list[Pat
     return out
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (``--max-faces 0`` would find no face, silently)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def add_batch_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (recursive) or globs")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder")
@@ -114,7 +129,8 @@ def run_batch(
               f"({', '.join('*' + s for s in OUTPUT_SUFFIXES)}); name them as files to process them",
               file=sys.stderr)
     roots = _roots(args.inputs)
-    summary = BatchSummary(failures=[(name, why) for name, why in problems])
+    summary = BatchSummary(failures=[(name, why) for name, why in problems],
+                           max_faces=getattr(args, "max_faces", 0) or 0)
     for name, why in problems:
         print(f"s3pot: {name}: {why}", file=sys.stderr)
     stems = unique_stems(paths, roots, outdir)
@@ -143,6 +159,8 @@ def run_batch(
         summary.faces += n
         if n == 0:
             summary.no_face.append(str(path))
+        elif summary.max_faces and n >= summary.max_faces:
+            summary.at_limit.append(str(path))
     for line in summary.lines():
         print(line, file=sys.stderr)
     return 1 if summary.failures else 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from s3pot.cli.batch import add_batch_arguments, run_batch
+from s3pot.cli.batch import add_batch_arguments, positive_int, run_batch
 from s3pot.cli.segment import add_parser_arguments, parser_kwargs_from
 
 
@@ -13,6 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("parse", help="12-class face parsing of photos (NAME.parsing.png)")
     add_batch_arguments(p)
     p.add_argument("--size", type=int, default=256, choices=(256, 512, 1024), help="aligned crop size")
+    p.add_argument("--max-faces", type=positive_int, default=16, help="most faces per photo")
     add_parser_arguments(p)
     p.set_defaults(func=run)
 
@@ -24,7 +25,9 @@ def run(args: argparse.Namespace) -> int:
     from s3pot.render import parsing_in_photo
 
     kwargs = parser_kwargs_from(args)
-    predictor = S3potPredictor(PipelineConfig(align_size=args.size, parser=args.parser, parser_kwargs=kwargs))
+    config = PipelineConfig(align_size=args.size, max_faces=args.max_faces, parser=args.parser,
+                            parser_kwargs=kwargs)
+    predictor = S3potPredictor(config)
     try:
         _ = predictor.parser  # a bad checkpoint fails once, before the batch
     except S3potError as exc:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from s3pot.cli.batch import add_batch_arguments, run_batch
+from s3pot.cli.batch import add_batch_arguments, positive_int, run_batch
 from s3pot.parsing.base import PARSERS
 from s3pot.reference.base import GENERATORS
 
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("pipeline")
     g.add_argument("--size", type=int, default=256, choices=(256, 512, 1024), help="aligned crop size")
-    g.add_argument("--max-faces", type=int, default=16)
+    g.add_argument("--max-faces", type=positive_int, default=16, help="most faces per photo")
     add_parser_arguments(g)
     g.add_argument("--generator", default="pca", choices=GENERATORS.names(),
                    help="reference generator backend")
