@@ -133,3 +133,26 @@ def test_the_inner_mouth_extends_an_occlusion_but_does_not_start_one() -> None:
     hand[36:52, 18:46] = 0.8  # covers the mouth and the skin around it
     occ = _hysteresis(hand, region, 0.45, 0.3, seeds)
     assert occ[mouth].all() and occ[36:52, 18:46].all()
+
+
+def test_colours_of_a_half_missed_occluder_are_not_learnt_as_face() -> None:
+    """Evidence flags half of a patch and misses the other half: the face colour model
+    learns only from the least suspicious share of M, so the missed half's colour reads as
+    occluder; learning from all of M (share 1) it reads as face."""
+    from s3pot.segmenters.offline import OfflineParams, _colour_evidence
+
+    rng = np.random.default_rng(0)
+    raw = np.empty((64, 64, 3), np.uint8)
+    raw[:] = (200, 150, 120)  # face skin
+    raw[20:44, 10:54] = (120, 150, 200)  # the occluder, 1/3 of the image
+    raw = np.clip(raw + rng.normal(0, 3, raw.shape), 0, 255).astype(np.uint8)
+    region = np.ones((64, 64), bool)
+    score = np.full((64, 64), 0.1, np.float32)
+    score[20:44, 10:32] = 0.8  # flagged half
+    score[20:44, 32:54] = 0.2  # missed half: weak evidence
+    missed = (slice(20, 44), slice(32, 54))
+    llr_share = _colour_evidence(raw, score, region, OfflineParams(face_colour_share=0.7))
+    llr_all = _colour_evidence(raw, score, region, OfflineParams(face_colour_share=1.0))
+    assert llr_share[missed].mean() > 2.0
+    assert llr_all[missed].mean() < llr_share[missed].mean() - 1.0
+    assert llr_share[:16].mean() < -1.0  # the face stays face
