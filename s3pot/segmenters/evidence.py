@@ -38,7 +38,7 @@ DIFF_HI = 35.0  # ... and where it saturates
 # residual scale, which is a few grey levels on smooth cheeks: a strongly lit cheek that the
 # reference reproduces within a few Lab units was rejected as a whole (dev bench d0269, a
 # third of the face). Measured on the dev bench and held-out composites: EVIDENCE_PRIOR.md.
-CONF_STEP = 20.0
+CONF_STEP = 30.0
 PRIOR_SIZE = 64  # resolution of the stored prior maps (smooth maps: upsampled when used)
 
 

@@ -70,8 +70,8 @@ class OfflineParams:
     # 3.5 % of the face flagged); dev bench and held-out scores unchanged.
     seed_in_mouth: bool = False
     # The model's rejection counts in proportion to the visible photo-vs-reference colour
-    # step (full at this Lab distance; s3pot.segmenters.evidence.CONF_STEP): dev bench clean
-    # FP 3.8 % -> 2.7 % at the same occluder IoU (0.566 -> 0.567).
+    # step (full at this Lab distance; s3pot.segmenters.evidence.CONF_STEP, 30): dev bench
+    # clean FP 2.5 % -> 1.7 % for 0.003 of occluder IoU (table in EVIDENCE_PRIOR.md).
     conf_step: float = CONF_STEP
 
 
