@@ -63,7 +63,6 @@ class OfflineParams:
     colour_sigma: float = 10.0  # colour step (grey levels) that stops the smoothing
     threshold: float = 0.45  # occlusion score above this -> occluded (seeds)
     grow_threshold: float = 0.3  # seeds grow over connected pixels above this (hysteresis)
-    baseline_quantile: float = 0.3  # the face's own evidence level (quantile over M) is subtracted
     min_blob: float = 0.004  # occluded components smaller than this fraction of M are dropped
     # The inner mouth may extend an occlusion found around it but not start one (teeth and
     # tongue are beyond the face model): real smiles lost flagged teeth (32bit.png 5.1 % ->
@@ -118,11 +117,6 @@ class OfflineSegmenter(Segmenter):
         score = p.w_confidence * e_conf + p.w_diff * e_diff + p.w_prompts * e_prompt
         if p.w_colour > 0:
             score = score + p.w_colour * _colour_evidence(raw, score, region, p)
-        if p.baseline_quantile > 0 and region.any():
-            # Relative evidence: a face the model explains poorly everywhere (wrinkles, odd
-            # light) raises every pixel; an occluder stands out from the face's own level.
-            base = float(np.clip(np.quantile(score[region], p.baseline_quantile), 0.0, 0.5))
-            score = (score - base) / max(1.0 - base, 1e-3)
         if p.blur > 0:
             score = cv2.GaussianBlur(score, (0, 0), p.blur)
         score = snap_to_edges(raw, score, p.smoothness, p.colour_sigma)
