@@ -36,8 +36,13 @@ def parsing_in_photo(image: np.ndarray, faces: list[FaceResult], alpha: float = 
     h, w = image.shape[:2]
     out = image.copy()
     for f in faces:
-        labels = f.transform.to_photo_labels(f.parsing, (h, w))
+        # Only the face's box of the photo (AlignTransform.roi_warp), as in paste_references.
+        box, labels = f.transform.roi_warp(f.parsing, (h, w), cv2.INTER_NEAREST)
+        if box is None:
+            continue
+        x0, y0, x1, y1 = box
+        part = out[y0:y1, x0:x1]
         m = labels > 0
-        px = out[m].astype(np.float32)
-        out[m] = np.clip((1 - alpha) * px + alpha * PALETTE[labels[m]], 0, 255).astype(np.uint8)
+        px = part[m].astype(np.float32)
+        part[m] = np.clip((1 - alpha) * px + alpha * PALETTE[labels[m]], 0, 255).astype(np.uint8)
     return out

@@ -116,10 +116,6 @@ class AlignTransform:
         """Aligned-frame image -> photo frame (zeros outside the crop)."""
         return self._to_photo(image, photo_shape, cv2.INTER_LINEAR)
 
-    def to_photo_labels(self, labels: np.ndarray, photo_shape: tuple[int, int]) -> np.ndarray:
-        """Aligned-frame label map -> photo frame (nearest neighbour, 0 outside the crop)."""
-        return self._to_photo(labels, photo_shape, cv2.INTER_NEAREST)
-
 
 def ffhq_quad(eye_left: np.ndarray, eye_right: np.ndarray, mouth_left: np.ndarray,
               mouth_right: np.ndarray) -> np.ndarray:
