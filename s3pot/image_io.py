@@ -21,7 +21,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from s3pot.errors import ImageLoadError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+# Suffixes a folder is searched for: what Pillow decodes here (AVIF included) and cameras,
+# phones and scanners commonly write.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".avif", ".bmp",
+                  ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pnm", ".tga")
+# Photo formats this build cannot decode (HEIC needs a plugin, RAW a developer). Found in a
+# folder they are reported, not silently passed over, and named explicitly they fail with
+# what to do instead of "unrecognised format".
+UNREADABLE_PHOTO_SUFFIXES = (".heic", ".heif", ".dng", ".cr2", ".cr3", ".nef", ".arw",
+                             ".raf", ".orf", ".rw2")
+UNREADABLE_PHOTO_HINT = "format not supported here: convert to JPEG or PNG"
 
 # Pillow refuses images above ~179 Mpx as a decompression-bomb guard. Real photos stay
 # well below this; anything larger is almost surely hostile or corrupt.
@@ -61,7 +70,12 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
         data = p.read_bytes()
     except OSError as exc:
         raise ImageLoadError(p, f"cannot read file ({exc.strerror or exc})") from None
-    return decode_image(data, name=p)
+    try:
+        return decode_image(data, name=p)
+    except ImageLoadError as exc:
+        if p.suffix.lower() in UNREADABLE_PHOTO_SUFFIXES and exc.problem.startswith("not an image"):
+            raise ImageLoadError(p, f"{p.suffix.lower()[1:].upper()} {UNREADABLE_PHOTO_HINT}") from None
+        raise
 
 
 def decode_image(data: bytes, name: object = "<bytes>") -> np.ndarray:
@@ -134,6 +148,8 @@ def find_images(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
 
     Returns ``(paths, problems)``; ``problems`` lists inputs that matched nothing. A file
     given explicitly is kept whatever its suffix (so the user gets a clear decode error).
+    In folders, hidden files and folders (``.thumbnails/``, macOS ``._IMG.jpg`` resource
+    forks, which are not images) are passed over, as file browsers do.
     """
     import glob
 
@@ -142,9 +158,7 @@ def find_images(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found = sorted(
-                q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES
-            )
+            found = sorted(q for q in _visible_files(p) if q.suffix.lower() in IMAGE_SUFFIXES)
             if not found:
                 problems.append((item, "folder holds no images"))
             paths.extend(found)
@@ -160,3 +174,19 @@ def find_images(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
     seen: set[Path] = set()
     unique = [p for p in paths if not (p.resolve() in seen or seen.add(p.resolve()))]
     return unique, problems
+
+
+def unreadable_photos(inputs: list[str]) -> list[Path]:
+    """Photos in the input folders whose format cannot be read here (HEIC, camera RAW).
+
+    :func:`find_images` passes over them like any other non-image file; the batch commands
+    report them, so a folder of phone photos does not come back silently half done.
+    """
+    return sorted(q for item in inputs if Path(item).is_dir()
+                  for q in _visible_files(Path(item))
+                  if q.suffix.lower() in UNREADABLE_PHOTO_SUFFIXES)
+
+
+def _visible_files(folder: Path) -> list[Path]:
+    return [q for q in folder.rglob("*") if q.is_file()
+            and not any(part.startswith(".") for part in q.relative_to(folder).parts)]

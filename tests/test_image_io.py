@@ -170,7 +170,9 @@ def test_find_images_files_folders_globs(tmp_path: Path, astronaut: np.ndarray) 
     root = tmp_path / "in"
     (root / "a" / "deep").mkdir(parents=True)
     (root / "b").mkdir()
-    for rel in ("top.png", "a/x.jpg", "a/deep/y.webp", "b/x.jpg", "b/readme.txt"):
+    (root / ".cache").mkdir()
+    for rel in ("top.png", "a/x.jpg", "a/deep/y.webp", "b/x.jpg", "b/readme.txt", "b/z.gif",
+                ".cache/c.png", "a/._x.jpg"):
         p = root / rel
         if p.suffix == ".txt":
             p.write_text("no")
@@ -179,14 +181,14 @@ def test_find_images_files_folders_globs(tmp_path: Path, astronaut: np.ndarray) 
     paths, problems = find_images([str(root)])
     assert problems == []
     assert sorted(p.relative_to(root).as_posix() for p in paths) == [
-        "a/deep/y.webp", "a/x.jpg", "b/x.jpg", "top.png"]
+        "a/deep/y.webp", "a/x.jpg", "b/x.jpg", "b/z.gif", "top.png"]
 
     paths, problems = find_images([str(root / "a" / "*.jpg"), str(root / "**" / "*.webp")])
     assert [p.name for p in paths] == ["x.jpg", "y.webp"] and problems == []
 
     # Duplicates collapse; an explicit file is kept whatever its suffix.
     paths, problems = find_images([str(root / "top.png"), str(root), str(root / "b" / "readme.txt")])
-    assert len(paths) == 5 and paths[0].name == "top.png"
+    assert len(paths) == 6 and paths[0].name == "top.png"
 
     empty = tmp_path / "empty_dir"
     empty.mkdir()

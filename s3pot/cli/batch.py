@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from s3pot.errors import S3potError
-from s3pot.image_io import find_images
+from s3pot.image_io import UNREADABLE_PHOTO_HINT, find_images, unreadable_photos
 
 
 @dataclass
@@ -28,6 +28,7 @@ class BatchSummary:
     failures: list[tuple[str, str]] = field(default_factory=list)
     at_limit: list[str] = field(default_factory=list)  # photos where --max-faces was reached
     max_faces: int = 0
+    unreadable: str = ""  # photos left out of folders for their format, e.g. "2 .heic"
 
     def lines(self) -> list[str]:
         out = [
@@ -39,6 +40,8 @@ class BatchSummary:
         out += [f"  face limit reached (--max-faces {self.max_faces}), more faces may be there: {name}"
                 for name in self.at_limit]
         out += [f"  failed: {name}: {why}" for name, why in self.failures]
+        if self.unreadable:
+            out.append(f"  not read: {self.unreadable} ({UNREADABLE_PHOTO_HINT})")
         return out
 
 
@@ -128,9 +131,16 @@ def run_batch(
         print(f"s3pot: left out {len(ours)} file{plural} named like s3pot outputs "
               f"({', '.join('*' + s for s in OUTPUT_SUFFIXES)}); name them as files to process them",
               file=sys.stderr)
+    unreadable = unreadable_photos(args.inputs)
+    listed = ""
+    if unreadable:
+        kinds = Counter(p.suffix.lower() for p in unreadable)
+        listed = ", ".join(f"{n} {s}" for s, n in sorted(kinds.items()))
+        print(f"s3pot: left out {listed} (first: {unreadable[0]}): {UNREADABLE_PHOTO_HINT}",
+              file=sys.stderr)
     roots = _roots(args.inputs)
     summary = BatchSummary(failures=[(name, why) for name, why in problems],
-                           max_faces=getattr(args, "max_faces", 0) or 0)
+                           max_faces=getattr(args, "max_faces", 0) or 0, unreadable=listed)
     for name, why in problems:
         print(f"s3pot: {name}: {why}", file=sys.stderr)
     stems = unique_stems(paths, roots, outdir)
