@@ -373,6 +373,21 @@ def test_demo_and_synth_refuse_a_file_as_output_folder(tmp_path: Path, capsys) -
     assert target.read_text() == "x"
 
 
+def test_demo_unwritable_folder_is_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
+    """A folder that passes the checks but refuses the write (read-only mount, /proc):
+    one line naming the file, no traceback."""
+    from s3pot import image_io
+
+    def refuse(path, image):
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(image_io, "save_image", refuse)
+    code, err = _run(capsys, "demo", "-o", str(tmp_path / "out"))
+    assert code == 1
+    assert err.strip().splitlines() == [
+        f"s3pot demo: {tmp_path / 'out' / 'demo.png'}: cannot write (No such file or directory)"]
+
+
 @pytest.mark.parametrize("argv, needle", [
     (["segment", "--generator", "e4s"], "--e4s-checkpoint"),
     (["segment", "--parser", "bisenet"], "--parser-checkpoint"),

@@ -65,7 +65,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     photo, _ = demo_photo()
     src = out / "demo.png"
-    save_image(src, photo)
+    try:
+        save_image(src, photo)
+    except OSError as exc:  # a folder the checks above could not foresee (read-only mount, /proc)
+        print(f"s3pot demo: {src}: cannot write ({exc.strerror or exc})", file=sys.stderr)
+        return 1
     print(f"demo photo: {src}")
     code = cli_main(["segment", str(src), "-o", str(out), "--json", "--save-reference", "--save-visible"])
     if code == 0:
