@@ -428,3 +428,32 @@ def test_unreadable_parser_checkpoint_fails_once_naming_it(tmp_path: Path, photo
     message = str(info.value.code)
     assert message.startswith(f"s3pot: {bad}: ") and "\n" not in message
     assert "photos:" not in capsys.readouterr().err
+
+
+def test_device_is_checked_before_any_work(capsys) -> None:
+    """``--device`` must name a device this machine has; a typo or a missing GPU is one
+    argparse line (exit 2), not a slow CPU run or a traceback inside a model load."""
+    import torch
+
+    from s3pot.cli.main import build_parser
+    from s3pot.cli.segment import config_from_args
+
+    bad = ["banana", "cuda:x", "tpu"]
+    if not torch.cuda.is_available():
+        bad += ["cuda", "cuda:0"]
+    for device in bad:
+        with pytest.raises(SystemExit) as info:
+            main(["segment", "x.jpg", "-o", "out", "--device", device])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert "argument --device:" in err and device in err
+    # The device reaches every backend that runs on torch (not the offline default).
+    args = build_parser().parse_args(["segment", "x.jpg", "-o", "out", "--device", "cpu"])
+    args.device = "cuda:1"  # as if validated on a machine with two GPUs
+    args.generator, args.e4s_checkpoint = "e4s", "e4s.pt"
+    args.parser, args.parser_checkpoint = "bisenet", "bisenet.pth"
+    args.sam_checkpoint = "sam.pth"
+    cfg = config_from_args(args)
+    assert cfg.generator_kwargs == {"checkpoint": "e4s.pt", "device": "cuda:1"}
+    assert cfg.parser_kwargs == {"checkpoint": "bisenet.pth", "device": "cuda:1"}
+    assert cfg.backbone == "sam" and cfg.backbone_kwargs["device"] == "cuda:1"

@@ -43,7 +43,35 @@ def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--sam-model-type", choices=("vit_b", "vit_l", "vit_h"), help="inferred when omitted")
     g.add_argument("--screening", help="trained screening-network checkpoint (s3pot train)")
     g.add_argument("--fit-steps", type=int, default=0, help="per-image fitting steps (SAM backbone)")
-    g.add_argument("--device", default="cpu")
+    g.add_argument("--device", default="cpu", type=device_arg,
+                   help="torch device of the SAM backbone, E4S and BiSeNet (cpu, cuda, cuda:N, "
+                        "mps); the offline default runs on the CPU whatever this says")
+
+
+def device_arg(text: str) -> str:
+    """argparse type: a torch device that exists on this machine.
+
+    ``--device cuda`` on a machine without a GPU (or with a CPU-only torch) would otherwise
+    fail deep inside the first model load, or not at all on the offline path, where the user
+    then wonders why it is slow."""
+    import torch
+
+    try:
+        dev = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(f"not a torch device: {text!r} (cpu, cuda, cuda:N, mps)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise argparse.ArgumentTypeError(
+                f"{text}: CUDA is not available here (no GPU, or a CPU-only torch build); use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise argparse.ArgumentTypeError(
+                f"{text}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: MPS is not available here; use --device cpu")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"{text}: unsupported device type (cpu, cuda, cuda:N, mps)")
+    return text
 
 
 def add_parser_arguments(g: argparse._ActionsContainer) -> None:
@@ -58,7 +86,10 @@ def parser_kwargs_from(args: argparse.Namespace) -> dict:
     if args.parser == "bisenet" and not args.parser_checkpoint:
         raise SystemExit("s3pot: --parser bisenet needs --parser-checkpoint PATH "
                          "(get one with: s3pot weights download bisenet_celebamask)")
-    return {"checkpoint": args.parser_checkpoint} if args.parser_checkpoint else {}
+    kwargs: dict = {"checkpoint": args.parser_checkpoint} if args.parser_checkpoint else {}
+    if args.parser == "bisenet" and getattr(args, "device", "cpu") != "cpu":
+        kwargs["device"] = args.device
+    return kwargs
 
 
 def stage_kwargs(args: argparse.Namespace) -> tuple[dict, dict]:
@@ -72,6 +103,8 @@ def stage_kwargs(args: argparse.Namespace) -> tuple[dict, dict]:
         gen_kwargs["model"] = args.reference_model
     if args.e4s_checkpoint:
         gen_kwargs["checkpoint"] = args.e4s_checkpoint
+    if args.generator == "e4s" and args.device != "cpu":
+        gen_kwargs["device"] = args.device
     return parser_kwargs, gen_kwargs
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from s3pot.cli.segment import add_parser_arguments
+from s3pot.cli.segment import add_parser_arguments, device_arg
 from s3pot.reference.base import GENERATORS
 
 
@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference-model", help="model file for --generator pca")
     p.add_argument("--e4s-checkpoint", help="checkpoint for --generator e4s")
     p.add_argument("--cache-dir", help="embedding cache (default: $S3POT_HOME/train-cache)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (one GPU per torchrun process)")
+    p.add_argument("--device", default="cpu", type=device_arg,
+                   help="cpu or cuda (one GPU per torchrun process)")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt exactly")
     p.add_argument("--stop-after-epoch", type=int, help="end this invocation after that epoch")
     p.set_defaults(func=run)
