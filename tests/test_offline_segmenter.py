@@ -28,6 +28,30 @@ def test_snap_moves_a_misplaced_blurry_edge_onto_the_image_edge(offset):
     assert abs(np.argmax(soft[h // 2] >= 0.5) - 40) >= 2  # the input really was off
 
 
+def test_pixels_of_weight_zero_take_values_but_give_none():
+    """An occluder leaving the face region in the same colour (a microphone from below):
+    its strong score inside the region must not be averaged with the no-evidence pixels
+    outside. Weighted, the evidence spreads onto the weight-0 part instead."""
+    rng = np.random.default_rng(1)
+    img = np.full((40, 60, 3), 40, np.float32)
+    img[:, 30:] = 210  # a second colour region the occluder does not reach
+    img = np.clip(img + rng.normal(0, 3, img.shape), 0, 255).astype(np.uint8)
+    soft = np.zeros((40, 60), np.float32)
+    soft[:20, :30] = 0.8  # evidence inside the region (top rows)
+    region = np.zeros((40, 60), bool)
+    region[:20] = True  # rows 20+ lie outside the region: no evidence there
+    plain = snap_to_edges(img, soft, smoothness=100, colour_sigma=10)
+    weighted = snap_to_edges(img, soft, 100, 10, weight=region.astype(np.float32))
+    occluder = (slice(2, 18), slice(2, 28))
+    assert plain[occluder].min() < 0.55  # pulled down by the zeros outside the region
+    assert weighted[occluder].min() > 0.78
+    assert weighted[30:, 2:28].mean() > 0.7  # the occluder's colour outside gets its value
+    assert np.abs(weighted[:20, 32:]).max() < 0.05  # the other colour region stays clean
+    # Weight everywhere 1 is the plain smoother.
+    np.testing.assert_allclose(snap_to_edges(img, soft, 100, 10, weight=np.ones((40, 60))), plain,
+                               atol=1e-4)
+
+
 @pytest.fixture(scope="module")
 def occluded_astronaut():
     from s3pot.cli.demo import demo_photo
