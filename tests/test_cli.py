@@ -457,3 +457,32 @@ def test_device_is_checked_before_any_work(capsys) -> None:
     assert cfg.generator_kwargs == {"checkpoint": "e4s.pt", "device": "cuda:1"}
     assert cfg.parser_kwargs == {"checkpoint": "bisenet.pth", "device": "cuda:1"}
     assert cfg.backbone == "sam" and cfg.backbone_kwargs["device"] == "cuda:1"
+
+
+def test_jobs_give_the_same_outputs_and_summary(tmp_path: Path, photo_dir: Path, capsys) -> None:
+    """``--jobs 2``: worker processes write the same files as one process, bad files are
+    still one line each and in the summary, and the exit status says a file failed."""
+    src = tmp_path / "in"
+    shutil.copytree(photo_dir, src)
+    make_bad_files(src / "bad", photo_dir / "astronaut.jpg")
+    runs = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}"
+        code, err = _run(capsys, "segment", str(src), "-o", str(out), "--quiet", "--json",
+                         "--jobs", jobs)
+        lines = err.splitlines()
+        runs[jobs] = (code, sorted(lines[lines.index(next(x for x in lines if x.startswith("photos:"))):]),
+                      sorted(line for line in lines if line.startswith("s3pot: ")), out)
+    (code1, summary1, errors1, out1), (code2, summary2, errors2, out2) = runs["1"], runs["2"]
+    assert code1 == code2 == 1
+    assert summary1 == summary2 and "photos: 4 processed, 0 skipped (existing), 3 failed" in summary1
+    assert errors1 == errors2 and len(errors2) == 3
+    files = sorted(p.relative_to(out1).as_posix() for p in out1.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(out2).as_posix() for p in out2.rglob("*") if p.is_file())
+    assert len(files) == 4 * 3 and not _leftovers(out2)
+    for rel in files:
+        if rel.endswith(".occlusion.png"):
+            np.testing.assert_array_equal(load_image(out1 / rel), load_image(out2 / rel))
+        if rel.endswith(".json"):
+            faces = lambda p: [(f["box"], f["occlusion_rle"]) for f in json.loads(p.read_text())["faces"]]  # noqa: E731
+            assert faces(out1 / rel) == faces(out2 / rel)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from s3pot.errors import S3potError
+from s3pot.cli.workers import Process, attempt, run_parallel
 from s3pot.image_io import UNREADABLE_PHOTO_HINT, find_images, unreadable_photos
 
 
@@ -107,14 +107,23 @@ def add_batch_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder")
     p.add_argument("--skip-existing", action="store_true", help="skip photos whose outputs exist (resume)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-j", "--jobs", type=positive_int, default=1, metavar="N",
+                   help="photos processed in parallel by N worker processes (each loads its "
+                        "own models; about one core each)")
 
 
 def run_batch(
     args: argparse.Namespace,
-    process: Callable[[Path, Path], int],
+    make_process: Callable[[argparse.Namespace], Process],
     expected_outputs: Callable[[Path], list[Path]],
 ) -> int:
-    """Run ``process(photo, stem) -> faces found`` over every input; return an exit code."""
+    """Run ``make_process(args)(photo, stem) -> faces found`` over every input; return an
+    exit code.
+
+    ``make_process`` builds the models and returns the per-photo function. It runs once
+    here, before any photo (a missing model fails once, early), and once in every worker
+    with ``--jobs`` > 1, so it must be a module-level function.
+    """
     from tqdm import tqdm
 
     outdir = Path(args.output)
@@ -122,6 +131,7 @@ def run_batch(
     if unusable:
         print(f"s3pot: {outdir}: {unusable}", file=sys.stderr)
         return 2
+    process: Process | None = make_process(args)
     paths, problems = find_images(args.inputs)
     ours = earlier_outputs(paths, args.inputs)
     if ours:
@@ -143,27 +153,26 @@ def run_batch(
                            max_faces=getattr(args, "max_faces", 0) or 0, unreadable=listed)
     for name, why in problems:
         print(f"s3pot: {name}: {why}", file=sys.stderr)
-    stems = unique_stems(paths, roots, outdir)
-    bar = tqdm(list(zip(paths, stems, strict=True)), unit="photo", disable=args.quiet or not paths,
-               file=sys.stderr, dynamic_ncols=True)
-    for path, stem in bar:
+    tasks = []
+    for path, stem in zip(paths, unique_stems(paths, roots, outdir), strict=True):
         if args.skip_existing and all(p.exists() for p in expected_outputs(stem)):
             summary.skipped += 1
-            continue
-        try:
-            n = process(path, stem)
-        except S3potError as exc:
-            summary.failures.append((str(path), exc.problem if hasattr(exc, "problem") else str(exc)))
-            tqdm.write(f"s3pot: {exc}", file=sys.stderr)
-            continue
-        except MemoryError:
-            summary.failures.append((str(path), "out of memory"))
-            tqdm.write(f"s3pot: {path}: out of memory", file=sys.stderr)
-            continue
-        except OSError as exc:  # an output could not be written (disk full, permissions)
-            why = f"cannot write outputs ({exc.strerror or exc})"
-            summary.failures.append((str(path), why))
-            tqdm.write(f"s3pot: {path}: {why}", file=sys.stderr)
+        else:
+            tasks.append((path, stem))
+    bar = tqdm(total=len(tasks), unit="photo", disable=args.quiet or not tasks,
+               file=sys.stderr, dynamic_ncols=True)
+    jobs = min(getattr(args, "jobs", 1) or 1, len(tasks))
+    if jobs > 1:
+        process = None  # the workers build their own; free the parent's models
+        outcomes = run_parallel(jobs, make_process, args, tasks)
+    else:
+        outcomes = ((path, attempt(process, path, stem)) for path, stem in tasks)
+    for path, (n, failure) in outcomes:
+        bar.update()
+        if failure is not None:
+            summary.failures.append(failure[:2])
+            if failure[2]:
+                tqdm.write(failure[2], file=sys.stderr)
             continue
         summary.photos += 1
         summary.faces += n
@@ -171,6 +180,7 @@ def run_batch(
             summary.no_face.append(str(path))
         elif summary.max_faces and n >= summary.max_faces:
             summary.at_limit.append(str(path))
+    bar.close()
     for line in summary.lines():
         print(line, file=sys.stderr)
     return 1 if summary.failures else 0

@@ -19,6 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    return run_batch(args, parse_job, lambda stem: [Path(f"{stem}.parsing.png")])
+
+
+def parse_job(args: argparse.Namespace):
+    """Build the parser of ``args`` and return ``process(photo, stem) -> faces found``
+    (run once per process: in the parent, and in every ``--jobs`` worker)."""
     from s3pot.errors import S3potError
     from s3pot.image_io import load_image, save_image
     from s3pot.pipeline import PipelineConfig, S3potPredictor
@@ -39,4 +45,4 @@ def run(args: argparse.Namespace) -> int:
         save_image(f"{stem}.parsing.png", parsing_in_photo(image, faces))
         return len(faces)
 
-    return run_batch(args, process, lambda stem: [Path(f"{stem}.parsing.png")])
+    return process

@@ -139,6 +139,12 @@ def _outputs(args: argparse.Namespace, stem: Path) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    return run_batch(args, segment_job, lambda stem: _outputs(args, stem))
+
+
+def segment_job(args: argparse.Namespace):
+    """Build the pipeline of ``args`` and return ``process(photo, stem) -> faces found``
+    (run once per process: in the parent, and in every ``--jobs`` worker)."""
     from s3pot.errors import S3potError
     from s3pot.export import result_to_json
     from s3pot.image_io import load_image, save_image, save_json
@@ -169,4 +175,4 @@ def run(args: argparse.Namespace) -> int:
             save_image(f"{stem}.reference.png", paste_references(image, result.faces))
         return len(result.faces)
 
-    return run_batch(args, process, lambda stem: _outputs(args, stem))
+    return process
