@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from s3pot.parsing.base import face_region
+from s3pot.paste import PHOTO_MASK, occlusion_in_photo
 from s3pot.types import PhotoResult
 
 POLARITY = (
@@ -29,14 +30,16 @@ def rle_decode(rle: dict) -> np.ndarray:
 
 
 def face_occlusion_in_photo(result: PhotoResult, index: int) -> np.ndarray:
-    """One face's occlusion mask in the photo frame."""
+    """One face's occlusion mask in the photo frame: the one the paste stage made for the
+    photo's union (refined on the photo) when there is one, so the two always agree."""
     f = result.faces[index]
     shape = result.image_shape
-    region = f.transform.to_photo_mask(face_region(f.parsing), shape)
-    prob = f.occlusion_prob if f.occlusion_prob is not None else f.occlusion
-    if prob is None:
-        return np.zeros(shape, bool)
-    return region & (f.transform.to_photo_mask(prob, shape, soft=True) >= 0.5)
+    box, patch = f.extras[PHOTO_MASK] if PHOTO_MASK in f.extras else occlusion_in_photo(f, shape)
+    out = np.zeros(shape, bool)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        out[y0:y1, x0:x1] = patch
+    return out
 
 
 def result_to_json(result: PhotoResult, source: str, with_landmarks: bool = True) -> dict:

@@ -131,7 +131,7 @@ class S3potPredictor:
             fr.occlusion = out.occlusion & region
             fr.occlusion_prob = np.where(region, out.occlusion_prob, 0).astype(np.float32)
             fr.extras.update(out.extras)
-        masks = photo_masks(self._faces, self._image.shape)
+        masks = photo_masks(self._faces, self._image.shape, self._image)
         return PhotoResult(image_shape=self._image.shape[:2], faces=self._faces, **masks)
 
     def segment(self, image: np.ndarray) -> PhotoResult:
