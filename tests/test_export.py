@@ -109,21 +109,24 @@ def test_pictures_have_the_photo_size(two_face_result) -> None:
     np.testing.assert_array_equal(pasted[:, -20:], photo[:, -20:])
 
 
-def test_occlusion_edges_are_refined_on_the_photo() -> None:
-    """A 1024-px face decoded on a coarse grid: the soft map's edge is 12 photo px off the
-    photo's own edge. With the photo, the pasted mask's edge lands on the photo's edge;
-    without it, where the soft map put it. Per-face export and union agree either way."""
+@pytest.mark.parametrize("side", [1024, 2048])
+def test_occlusion_edges_are_refined_on_the_photo(side: int) -> None:
+    """A large face decoded on a coarse grid: the soft map's edge is 12 (24) photo px off
+    the photo's own edge. With the photo, the pasted mask's edge lands on the photo's edge
+    (at 2048 px through the downscaled refinement); without it, where the soft map put it.
+    Per-face export and union agree either way."""
     from s3pot.faces.align import AlignTransform
     from s3pot.parsing.base import CLASS_ID
 
-    size, side, edge = 256, 1024, 600
+    size, k = 256, side // 1024
+    edge, off = 600 * k, 12 * k
     t = AlignTransform(matrix=np.array([[size / side, 0, 0], [0, size / side, 0]]), size=size)
     rng = np.random.default_rng(0)
     photo = np.full((side, side, 3), 70.0)
     photo[:, edge:] = 190.0  # the occluder's edge in the photo
     photo = np.clip(photo + rng.normal(0, 5, photo.shape), 0, 255).astype(np.uint8)
     x = (np.arange(size) + 0.5) * side / size - 0.5  # photo x of each aligned column
-    ramp = np.clip((x - (edge + 12)) / 40 + 0.5, 0, 1).astype(np.float32)  # a coarse decoder's edge
+    ramp = np.clip((x - (edge + off)) / (40 * k) + 0.5, 0, 1).astype(np.float32)  # a coarse edge
     fr = FaceResult(face=Face(box=np.array([0, 0, side - 1, side - 1]), landmarks=np.zeros((478, 2)),
                               score=1.0),
                     transform=t, aligned=np.zeros((size, size, 3), np.uint8),
@@ -131,9 +134,9 @@ def test_occlusion_edges_are_refined_on_the_photo() -> None:
                     parsing=np.full((size, size), CLASS_ID["skin"], np.uint8))
     fr.occlusion_prob = np.repeat(ramp[None], size, 0)
     rows = slice(100, side - 100)
-    for image, expected in ((photo, edge), (None, edge + 12)):
+    for image, expected in ((photo, edge), (None, edge + off)):
         masks = photo_masks([fr], (side, side), image)
         crossing = np.argmax(masks["occlusion"][rows], axis=1)
-        assert np.all(np.abs(crossing - expected) <= 2), (image is None, np.unique(crossing))
+        assert np.all(np.abs(crossing - expected) <= 2 * k), (image is None, np.unique(crossing))
         result = PhotoResult(image_shape=(side, side), faces=[fr], **masks)
         np.testing.assert_array_equal(face_occlusion_in_photo(result, 0), masks["occlusion"])
