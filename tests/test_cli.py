@@ -486,3 +486,27 @@ def test_jobs_give_the_same_outputs_and_summary(tmp_path: Path, photo_dir: Path,
         if rel.endswith(".json"):
             faces = lambda p: [(f["box"], f["occlusion_rle"]) for f in json.loads(p.read_text())["faces"]]  # noqa: E731
             assert faces(out1 / rel) == faces(out2 / rel)
+
+
+def test_warnings_are_one_line_for_the_user(capsys, monkeypatch) -> None:
+    """A warning during a command (an untrained screening network, ...) reads as one
+    ``s3pot: warning:`` line, not a source location and code; the caller's own warning
+    display is back after ``main`` returns."""
+    import warnings
+
+    from s3pot.cli import demo
+    from s3pot.screening import untrained_warning
+
+    def warn_and_finish(args) -> int:
+        untrained_warning(seed=0)
+        return 0
+
+    monkeypatch.setattr(demo, "run", warn_and_finish)
+    before = warnings.showwarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        code, err = _run(capsys, "demo", "-o", "unused")
+    assert code == 0
+    assert err.splitlines() == [err.strip()] and err.startswith(
+        "s3pot: warning: no --screening checkpoint: using a freshly initialised screening network")
+    assert warnings.showwarning is before

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
 # Subcommand modules (s3pot.cli.<name>), each exposing register(subparsers).
 COMMANDS = ("segment", "parse", "demo", "fit_reference", "train", "weights", "eval", "synth")
@@ -39,11 +40,18 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("s3pot: interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():  # restored on return (main is also called in-process)
+        warnings.showwarning = _one_line_warning
+        try:
+            return int(args.func(args) or 0)
+        except KeyboardInterrupt:
+            print("s3pot: interrupted", file=sys.stderr)
+            return 130
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """On the command line a warning is one line for the user, not a source location."""
+    print(f"s3pot: warning: {message}", file=file or sys.stderr)
 
 
 if __name__ == "__main__":

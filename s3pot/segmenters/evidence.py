@@ -12,8 +12,10 @@ It is fitted from face photos alone (no occlusion masks):
     python -m s3pot.segmenters.evidence FACES_DIR -o s3pot/segmenters/models/evidence_prior.npz \
         [--exclude STEMS.txt] [--limit N] [--reference-model MODEL.npz]
 
-The prior belongs to one reference model (its confidence is what it records): refit it
-whenever the model is refitted.
+The prior was fitted under one reference model (the shipped one), but its confidence is
+relative to each model's own clean-face residual scales: a prior refitted for a model a
+user fits (``--reference-model``) measured the same as the shipped one (table at the end of
+``models/EVIDENCE_PRIOR.md``), so refitting it is optional.
 """
 
 from __future__ import annotations
