@@ -11,7 +11,7 @@ the face's box, at the photo's resolution (capped at ``REFINE_MAX_SIDE``), befor
 threshold: the edge moves onto the photo's own edges, thin spurs and specks the photo does
 not support fade. Measured with the offline decoder (``python benchmarks/offline_quality.py``
 and ``s3pot eval`` on 60 held-out 512-px composites): dev bench occluder IoU 0.572 -> 0.579,
-mean IoU 0.611 -> 0.619, clean false positives 1.7 % -> 1.6 %; held-out 0.495 -> 0.500,
+mean IoU 0.611 -> 0.619, clean false positives 1.7 % -> 1.6 %; held-out 0.495 -> 0.501,
 mean IoU 0.504 -> 0.513.
 """
 

@@ -109,7 +109,7 @@ def add_batch_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("-j", "--jobs", type=positive_int, default=1, metavar="N",
                    help="photos processed in parallel by N worker processes (each loads its "
-                        "own models; about one core each)")
+                        "own models and keeps up to ~2 cores busy; pays with more than 2 cores)")
 
 
 def run_batch(

@@ -1,11 +1,12 @@
 """Parallel photo workers for the batch commands (``--jobs N``).
 
 Why processes, not threads: the pipeline is mostly numpy, OpenCV and mediapipe calls on
-small arrays, and the mediapipe graph is not re-entrant, so one process keeps about one
-core busy. ``--jobs N`` starts N worker processes (``spawn``: nothing of the parent's
-models or threads is inherited); each builds its own models once, with one thread for
-OpenCV and torch so that N workers share N cores instead of fighting over them, and then
-takes photos one at a time. Every output is still written atomically by the worker that
+small arrays, and the mediapipe graph is not re-entrant, so one process keeps about 1.7
+cores busy (the Python thread plus mediapipe's own). ``--jobs N`` starts N worker processes
+(``spawn``: nothing of the parent's models or threads is inherited); each builds its own
+models once, with one thread for OpenCV and torch so that workers share the cores instead
+of fighting over them, and then takes photos one at a time. On a 2-core machine this gains
+nothing (``benchmarks/batch_jobs.py``: 0.8-1.1x); it is for machines with more cores. Every output is still written atomically by the worker that
 made it; the parent keeps the progress bar, the error lines and the summary, so a batch
 reads the same with any number of jobs.
 """
