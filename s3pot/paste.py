@@ -36,17 +36,25 @@ def occlusion_in_photo(face: FaceResult, shape: tuple[int, int],
     """One face's occlusion in the photo frame, over the face's box: ``(box, bool patch)``
     (``(None, empty)`` when the face reaches no photo pixel). With ``image`` (the photo) the
     soft map is refined at the photo's resolution (see the module docstring)."""
+    box, _, occ = _face_in_photo(face, shape, image)
+    return box, occ
+
+
+def _face_in_photo(face: FaceResult, shape: tuple[int, int], image: np.ndarray | None
+                   ) -> tuple[tuple[int, int, int, int] | None, np.ndarray, np.ndarray]:
+    """``(box, face region patch, occlusion patch)`` of one face in the photo frame."""
     t = face.transform
     box, region = t.roi_warp(face_region(face.parsing).astype(np.float32), shape)
+    region = region >= 0.5
     prob = face.occlusion_prob if face.occlusion_prob is not None else face.occlusion
     if box is None or prob is None:
-        return box, np.zeros(region.shape, bool)
+        return box, region, np.zeros(region.shape, bool)
     _, soft = t.roi_warp(prob.astype(np.float32), shape)
     cut = 0.5
     if image is not None and face.occlusion_prob is not None:
         x0, y0, x1, y1 = box
         soft, cut = _refine(image[y0:y1, x0:x1], soft, t.size / t.scale), REFINE_CUT
-    return box, (soft >= cut) & (region >= 0.5)
+    return box, region, (soft >= cut) & region
 
 
 def _refine(guide: np.ndarray, soft: np.ndarray, crop_side: float) -> np.ndarray:
@@ -79,10 +87,10 @@ def photo_masks(faces: list[FaceResult], shape: tuple[int, int],
     region = np.zeros((h, w), bool)
     for f in faces:
         t = f.transform
-        region |= t.to_photo_mask(face_region(f.parsing), (h, w))
-        box, patch = occlusion_in_photo(f, (h, w), image)
+        box, face_patch, patch = _face_in_photo(f, (h, w), image)
         if box is not None:
             x0, y0, x1, y1 = box
+            region[y0:y1, x0:x1] |= face_patch
             occ[y0:y1, x0:x1] |= patch
         f.extras[PHOTO_MASK] = (box, patch)
         if f.visible is not None:
