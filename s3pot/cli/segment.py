@@ -54,6 +54,8 @@ def device_arg(text: str) -> str:
     ``--device cuda`` on a machine without a GPU (or with a CPU-only torch) would otherwise
     fail deep inside the first model load, or not at all on the offline path, where the user
     then wonders why it is slow."""
+    if text == "cpu":  # the default: no need to import torch just to parse the command line
+        return text
     import torch
 
     try:
