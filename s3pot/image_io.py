@@ -143,13 +143,16 @@ def save_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     _atomic_write(Path(path), lambda tmp: tmp.write_bytes(data))
 
 
-def find_images(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+def find_images(inputs: list[str], unreadable: list[Path] | None = None
+                ) -> tuple[list[Path], list[tuple[str, str]]]:
     """Expand files, folders (recursive) and globs into image paths.
 
     Returns ``(paths, problems)``; ``problems`` lists inputs that matched nothing. A file
     given explicitly is kept whatever its suffix (so the user gets a clear decode error).
     In folders, hidden files and folders (``.thumbnails/``, macOS ``._IMG.jpg`` resource
-    forks, which are not images) are passed over, as file browsers do.
+    forks, which are not images) are passed over, as file browsers do. Photos found in the
+    folders in a format this build cannot decode (HEIC, camera RAW) are passed over too;
+    ``unreadable``, if given, receives them (sorted), so that a batch can report them.
     """
     import glob
 
@@ -158,7 +161,10 @@ def find_images(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found = sorted(q for q in _visible_files(p) if q.suffix.lower() in IMAGE_SUFFIXES)
+            files = _visible_files(p)
+            found = sorted(q for q in files if q.suffix.lower() in IMAGE_SUFFIXES)
+            if unreadable is not None:
+                unreadable.extend(q for q in files if q.suffix.lower() in UNREADABLE_PHOTO_SUFFIXES)
             if not found:
                 problems.append((item, "folder holds no images"))
             paths.extend(found)
@@ -173,18 +179,9 @@ def find_images(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
             problems.append((item, "file not found"))
     seen: set[Path] = set()
     unique = [p for p in paths if not (p.resolve() in seen or seen.add(p.resolve()))]
+    if unreadable is not None:
+        unreadable.sort()
     return unique, problems
-
-
-def unreadable_photos(inputs: list[str]) -> list[Path]:
-    """Photos in the input folders whose format cannot be read here (HEIC, camera RAW).
-
-    :func:`find_images` passes over them like any other non-image file; the batch commands
-    report them, so a folder of phone photos does not come back silently half done.
-    """
-    return sorted(q for item in inputs if Path(item).is_dir()
-                  for q in _visible_files(Path(item))
-                  if q.suffix.lower() in UNREADABLE_PHOTO_SUFFIXES)
 
 
 def _visible_files(folder: Path) -> list[Path]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from s3pot.cli.workers import Process, attempt, run_parallel
-from s3pot.image_io import UNREADABLE_PHOTO_HINT, find_images, unreadable_photos
+from s3pot.image_io import UNREADABLE_PHOTO_HINT, find_images
 
 
 @dataclass
@@ -132,7 +132,8 @@ def run_batch(
         print(f"s3pot: {outdir}: {unusable}", file=sys.stderr)
         return 2
     process: Process | None = make_process(args)
-    paths, problems = find_images(args.inputs)
+    unreadable: list[Path] = []
+    paths, problems = find_images(args.inputs, unreadable)
     ours = earlier_outputs(paths, args.inputs)
     if ours:
         skip = set(ours)
@@ -141,7 +142,6 @@ def run_batch(
         print(f"s3pot: left out {len(ours)} file{plural} named like s3pot outputs "
               f"({', '.join('*' + s for s in OUTPUT_SUFFIXES)}); name them as files to process them",
               file=sys.stderr)
-    unreadable = unreadable_photos(args.inputs)
     listed = ""
     if unreadable:
         kinds = Counter(p.suffix.lower() for p in unreadable)
