@@ -31,6 +31,35 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".avif", ".
 UNREADABLE_PHOTO_SUFFIXES = (".heic", ".heif", ".dng", ".cr2", ".cr3", ".nef", ".arw",
                              ".raf", ".orf", ".rw2")
 UNREADABLE_PHOTO_HINT = "format not supported here: convert to JPEG or PNG"
+# Videos are not photos: a face-swap user points s3pot at a clip or at a folder holding one.
+# Found in a folder they are reported like HEIC files; named explicitly they fail with how
+# to get frames out of them, not with "unrecognised format".
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".wmv", ".mpg", ".mpeg",
+                  ".3gp", ".flv")
+VIDEO_HINT = "video, not a photo: extract its frames first (ffmpeg -i VIDEO frames/%06d.png)"
+
+
+def unreadable_hint(path: str | os.PathLike[str]) -> str | None:
+    """What to do with a file this build does not read as a photo (by its suffix), or None."""
+    suffix = Path(path).suffix.lower()
+    if suffix in UNREADABLE_PHOTO_SUFFIXES:
+        return UNREADABLE_PHOTO_HINT
+    if suffix in VIDEO_SUFFIXES:
+        return VIDEO_HINT
+    return None
+
+
+def describe_unreadable(paths: list[Path]) -> str:
+    """One phrase for the files a folder search passed over for their format, counted by
+    suffix and grouped by what to do: ``"2 .heic (format not supported here: ...); 1 .mp4
+    (video, not a photo: ...)"``."""
+    from collections import Counter
+
+    groups: dict[str, Counter] = {}
+    for p in paths:
+        groups.setdefault(unreadable_hint(p) or "not read", Counter())[p.suffix.lower()] += 1
+    return "; ".join(", ".join(f"{n} {s}" for s, n in sorted(kinds.items())) + f" ({hint})"
+                     for hint, kinds in groups.items())
 
 # Pillow refuses images above ~179 Mpx as a decompression-bomb guard. Real photos stay
 # well below this; anything larger is almost surely hostile or corrupt.
@@ -73,8 +102,9 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     try:
         return decode_image(data, name=p)
     except ImageLoadError as exc:
-        if p.suffix.lower() in UNREADABLE_PHOTO_SUFFIXES and exc.problem.startswith("not an image"):
-            raise ImageLoadError(p, f"{p.suffix.lower()[1:].upper()} {UNREADABLE_PHOTO_HINT}") from None
+        hint = unreadable_hint(p)
+        if hint is not None and exc.problem.startswith("not an image"):
+            raise ImageLoadError(p, f"{p.suffix.lower()[1:].upper()} {hint}") from None
         raise
 
 
@@ -151,8 +181,9 @@ def find_images(inputs: list[str], unreadable: list[Path] | None = None
     given explicitly is kept whatever its suffix (so the user gets a clear decode error).
     In folders, hidden files and folders (``.thumbnails/``, macOS ``._IMG.jpg`` resource
     forks, which are not images) are passed over, as file browsers do. Photos found in the
-    folders in a format this build cannot decode (HEIC, camera RAW) are passed over too;
-    ``unreadable``, if given, receives them (sorted), so that a batch can report them.
+    folders in a format this build cannot decode (HEIC, camera RAW) and videos are passed
+    over too; ``unreadable``, if given, receives them (sorted), so that a batch can report
+    them (:func:`describe_unreadable`).
     """
     import glob
 
@@ -164,7 +195,7 @@ def find_images(inputs: list[str], unreadable: list[Path] | None = None
             files = _visible_files(p)
             found = sorted(q for q in files if q.suffix.lower() in IMAGE_SUFFIXES)
             if unreadable is not None:
-                unreadable.extend(q for q in files if q.suffix.lower() in UNREADABLE_PHOTO_SUFFIXES)
+                unreadable.extend(q for q in files if unreadable_hint(q) is not None)
             if not found:
                 problems.append((item, "folder holds no images"))
             paths.extend(found)

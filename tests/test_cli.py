@@ -160,8 +160,9 @@ def test_outputs_in_an_input_folder_are_not_photos(tmp_path: Path, photo_dir: Pa
 
 def test_phone_and_hidden_files_in_a_folder(tmp_path: Path, photo_dir: Path, capsys) -> None:
     """A GIF in a folder is a photo; hidden files (macOS ``._a.jpg`` resource forks, a
-    ``.thumbs/`` folder) are passed over; HEIC / RAW photos are reported in one line, and
-    named explicitly fail with what to do instead of "unrecognised format"."""
+    ``.thumbs/`` folder) are passed over; HEIC / RAW photos and videos are reported in one
+    line with what to do about each, and named explicitly fail with it instead of
+    "unrecognised format"."""
     folder = tmp_path / "phone"
     (folder / ".thumbs").mkdir(parents=True)
     Image.fromarray(load_image(photo_dir / "astronaut.jpg")).save(folder / "a.gif")
@@ -169,18 +170,26 @@ def test_phone_and_hidden_files_in_a_folder(tmp_path: Path, photo_dir: Path, cap
     (folder / "._a.jpg").write_bytes(b"\x00\x05\x16\x07 resource fork")
     for name in ("IMG_1.HEIC", "IMG_2.heic", "raw.cr2"):
         (folder / name).write_bytes(b"\x00\x00\x00\x18ftypheic")
+    (folder / "clip.MOV").write_bytes(b"\x00\x00\x00\x14ftypqt  ")
     out = tmp_path / "out"
     code, err = _run(capsys, "parse", str(folder), "-o", str(out), "--quiet")
     assert code == 0, err
     assert "photos: 1 processed, 0 skipped (existing), 0 failed" in err
-    assert "  not read: 1 .cr2, 2 .heic (format not supported" in err
+    assert ("  not read: 1 .cr2, 2 .heic (format not supported here: convert to JPEG or PNG); "
+            "1 .mov (video, not a photo: extract its frames first") in err
     assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["a.parsing.png"]
     notice = [line for line in err.splitlines() if line.startswith("s3pot: left out")]
-    assert len(notice) == 1 and "1 .cr2, 2 .heic" in notice[0] and "convert to JPEG" in notice[0]
+    assert len(notice) == 1 and "1 .cr2, 2 .heic (format" in notice[0] and "convert to JPEG" in notice[0]
+    assert "1 .mov (video" in notice[0]
     code, err = _run(capsys, "parse", str(folder / "IMG_1.HEIC"), "-o", str(out), "--quiet")
     assert code == 1
     assert _error_lines(err, folder / "IMG_1.HEIC") == [
         f"s3pot: {folder / 'IMG_1.HEIC'}: HEIC format not supported here: convert to JPEG or PNG"]
+    code, err = _run(capsys, "segment", str(folder / "clip.MOV"), "-o", str(out), "--quiet")
+    assert code == 1
+    assert _error_lines(err, folder / "clip.MOV") == [
+        f"s3pot: {folder / 'clip.MOV'}: MOV video, not a photo: extract its frames first "
+        "(ffmpeg -i VIDEO frames/%06d.png)"]
 
 
 def test_face_limit_is_reported(tmp_path: Path, photo_dir: Path, capsys) -> None:

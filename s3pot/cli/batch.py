@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from s3pot.cli.workers import Process, attempt, run_parallel
-from s3pot.image_io import UNREADABLE_PHOTO_HINT, find_images
+from s3pot.image_io import describe_unreadable, find_images
 
 
 @dataclass
@@ -28,7 +28,7 @@ class BatchSummary:
     failures: list[tuple[str, str]] = field(default_factory=list)
     at_limit: list[str] = field(default_factory=list)  # photos where --max-faces was reached
     max_faces: int = 0
-    unreadable: str = ""  # photos left out of folders for their format, e.g. "2 .heic"
+    unreadable: str = ""  # files left out of folders for their format (describe_unreadable)
 
     def lines(self) -> list[str]:
         out = [
@@ -41,7 +41,7 @@ class BatchSummary:
                 for name in self.at_limit]
         out += [f"  failed: {name}: {why}" for name, why in self.failures]
         if self.unreadable:
-            out.append(f"  not read: {self.unreadable} ({UNREADABLE_PHOTO_HINT})")
+            out.append(f"  not read: {self.unreadable}")
         return out
 
 
@@ -144,10 +144,8 @@ def run_batch(
               file=sys.stderr)
     listed = ""
     if unreadable:
-        kinds = Counter(p.suffix.lower() for p in unreadable)
-        listed = ", ".join(f"{n} {s}" for s, n in sorted(kinds.items()))
-        print(f"s3pot: left out {listed} (first: {unreadable[0]}): {UNREADABLE_PHOTO_HINT}",
-              file=sys.stderr)
+        listed = describe_unreadable(unreadable)
+        print(f"s3pot: left out {listed}; first: {unreadable[0]}", file=sys.stderr)
     roots = _roots(args.inputs)
     summary = BatchSummary(failures=[(name, why) for name, why in problems],
                            max_faces=getattr(args, "max_faces", 0) or 0, unreadable=listed)
