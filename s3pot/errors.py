@@ -21,3 +21,12 @@ class CheckpointError(S3potError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class VideoLoadError(S3potError):
+    """A video clip could not be opened or decoded."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")

@@ -32,11 +32,11 @@ UNREADABLE_PHOTO_SUFFIXES = (".heic", ".heif", ".dng", ".cr2", ".cr3", ".nef", "
                              ".raf", ".orf", ".rw2")
 UNREADABLE_PHOTO_HINT = "format not supported here: convert to JPEG or PNG"
 # Videos are not photos: a face-swap user points s3pot at a clip or at a folder holding one.
-# Found in a folder they are reported like HEIC files; named explicitly they fail with how
-# to get frames out of them, not with "unrecognised format".
+# Found in a folder they are reported like HEIC files; named explicitly they fail with the
+# command that reads them, not with "unrecognised format".
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".wmv", ".mpg", ".mpeg",
                   ".3gp", ".flv")
-VIDEO_HINT = "video, not a photo: extract its frames first (ffmpeg -i VIDEO frames/%06d.png)"
+VIDEO_HINT = "video, not a photo: segment it with `s3pot video`"
 
 
 def unreadable_hint(path: str | os.PathLike[str]) -> str | None:

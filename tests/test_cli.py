@@ -176,7 +176,7 @@ def test_phone_and_hidden_files_in_a_folder(tmp_path: Path, photo_dir: Path, cap
     assert code == 0, err
     assert "photos: 1 processed, 0 skipped (existing), 0 failed" in err
     assert ("  not read: 1 .cr2, 2 .heic (format not supported here: convert to JPEG or PNG); "
-            "1 .mov (video, not a photo: extract its frames first") in err
+            "1 .mov (video, not a photo: segment it with `s3pot video`)") in err
     assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["a.parsing.png"]
     notice = [line for line in err.splitlines() if line.startswith("s3pot: left out")]
     assert len(notice) == 1 and "1 .cr2, 2 .heic (format" in notice[0] and "convert to JPEG" in notice[0]
@@ -188,8 +188,7 @@ def test_phone_and_hidden_files_in_a_folder(tmp_path: Path, photo_dir: Path, cap
     code, err = _run(capsys, "segment", str(folder / "clip.MOV"), "-o", str(out), "--quiet")
     assert code == 1
     assert _error_lines(err, folder / "clip.MOV") == [
-        f"s3pot: {folder / 'clip.MOV'}: MOV video, not a photo: extract its frames first "
-        "(ffmpeg -i VIDEO frames/%06d.png)"]
+        f"s3pot: {folder / 'clip.MOV'}: MOV video, not a photo: segment it with `s3pot video`"]
 
 
 def test_face_limit_is_reported(tmp_path: Path, photo_dir: Path, capsys) -> None:

@@ -9,7 +9,7 @@ import sys
 import warnings
 
 # Subcommand modules (s3pot.cli.<name>), each exposing register(subparsers).
-COMMANDS = ("segment", "parse", "demo", "fit_reference", "train", "weights", "eval", "synth")
+COMMANDS = ("segment", "video", "parse", "demo", "fit_reference", "train", "weights", "eval", "synth")
 
 
 def build_parser() -> argparse.ArgumentParser:
