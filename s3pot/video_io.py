@@ -27,6 +27,9 @@ from s3pot.image_io import VIDEO_SUFFIXES
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
+PREVIEW_SUFFIX = ".overlay.mp4"  # s3pot video's preview clips
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     fps: float  # frames per second the container states (25 if it states none)
@@ -155,14 +158,16 @@ class FrameFolder:
 
 
 def find_videos(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Files as given, and the videos in folders (recursive, hidden ones passed over).
-    Returns ``(paths, problems)`` like :func:`s3pot.image_io.find_images`."""
+    """Files as given, and the videos in folders (recursive; hidden ones and s3pot's own
+    ``*.overlay.mp4`` previews passed over, so ``-o`` may be the clips' folder). Returns
+    ``(paths, problems)`` like :func:`s3pot.image_io.find_images`."""
     paths: list[Path] = []
     problems: list[tuple[str, str]] = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
             found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in VIDEO_SUFFIXES
+                           and not q.name.endswith(PREVIEW_SUFFIX)
                            and not any(part.startswith(".") for part in q.relative_to(p).parts))
             if not found:
                 problems.append((item, "folder holds no videos"))

@@ -55,6 +55,11 @@ def test_every_frame_gets_the_mask_segment_gives_that_frame(clip: Path, tmp_path
     names = [f"pan.occlusion/{i:06d}.png" for i in range(N_FRAMES)]
     assert _files(out) == sorted([*names, "pan.json", "pan.overlay.mp4"])
     assert f"frames: {N_FRAMES} processed, {N_FRAMES} with a face" in err
+    # Run again on the output folder itself: its preview is not taken for a clip.
+    (out / "pan.mp4").write_bytes(clip.read_bytes())
+    code, err = _run(capsys, "video", str(out), "-o", str(out), "--json", "--quiet")
+    assert code == 0 and "clips: 1 processed, 0 failed" in err, err
+    (out / "pan.mp4").unlink()
 
     predictor = S3potPredictor(PipelineConfig())
     doc = json.loads((out / "pan.json").read_text())

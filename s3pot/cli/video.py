@@ -103,7 +103,7 @@ def segment_clip(predictor, path: Path, stem: Path, args: argparse.Namespace) ->
     from s3pot.export import POLARITY, result_to_json
     from s3pot.image_io import save_image, save_json
     from s3pot.render import overlay
-    from s3pot.video_io import FrameFolder, PreviewWriter, VideoReader
+    from s3pot.video_io import PREVIEW_SUFFIX, FrameFolder, PreviewWriter, VideoReader
 
     with VideoReader(path) as reader:
         info = reader.info
@@ -123,7 +123,7 @@ def segment_clip(predictor, path: Path, stem: Path, args: argparse.Namespace) ->
                 if masks is None:
                     masks = FrameFolder(f"{stem}.occlusion")
                     if not args.no_overlay:
-                        preview = PreviewWriter(f"{stem}.overlay.mp4", info.fps / args.every,
+                        preview = PreviewWriter(f"{stem}{PREVIEW_SUFFIX}", info.fps / args.every,
                                                 (info.width, info.height))
                 save_image(masks.tmp / f"{index:06d}.png", result.occlusion.astype(np.uint8) * 255)
                 if preview is not None:
