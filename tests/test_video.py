@@ -95,6 +95,9 @@ def test_frame_selection_names_masks_by_frame_index(clip: Path, tmp_path: Path, 
     assert code == 1
     assert f"s3pot: {clip}: no frame at or after --start 9 (the clip has {N_FRAMES})" in err.splitlines()
     assert not (tmp_path / "late").exists()
+    with pytest.raises(SystemExit) as info:
+        main(["video", str(clip), "-o", str(tmp_path / "neg"), "--start", "-1"])
+    assert info.value.code == 2 and "must be 0 or more, got -1" in capsys.readouterr().err
 
 
 def test_bad_clips_get_one_line_each_and_the_batch_goes_on(clip: Path, tmp_path: Path, capsys) -> None:

@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="CLIP", help="video files or folders (recursive)")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder")
     p.add_argument("--every", type=positive_int, default=1, metavar="N", help="process every N-th frame")
-    p.add_argument("--start", type=int, default=0, metavar="FRAME", help="first frame index to process")
+    p.add_argument("--start", type=_frame_index, default=0, metavar="FRAME",
+                   help="first frame index to process (0 = the first frame)")
     p.add_argument("--max-frames", type=positive_int, default=None, metavar="N",
                    help="process at most N frames per clip")
     p.add_argument("--json", action="store_true", help="NAME.json: faces, boxes, RLE masks per frame")
@@ -38,6 +39,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_pipeline_arguments(p)
     p.set_defaults(func=run)
+
+
+def _frame_index(text: str) -> int:
+    """argparse type: a frame index, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 @dataclass
@@ -61,8 +73,6 @@ def run(args: argparse.Namespace) -> int:
     from s3pot.pipeline import S3potPredictor
     from s3pot.video_io import find_videos
 
-    if args.start < 0:
-        raise SystemExit("s3pot: --start must be 0 or more")
     outdir = Path(args.output)
     unusable = output_folder_problem(outdir)
     if unusable:
