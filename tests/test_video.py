@@ -97,7 +97,7 @@ def test_frame_selection_names_masks_by_frame_index(clip: Path, tmp_path: Path, 
     assert not (tmp_path / "late").exists()
     with pytest.raises(SystemExit) as info:
         main(["video", str(clip), "-o", str(tmp_path / "neg"), "--start", "-1"])
-    assert info.value.code == 2 and "must be 0 or more, got -1" in capsys.readouterr().err
+    assert info.value.code == 2 and "must be at least 0, got -1" in capsys.readouterr().err
 
 
 def test_bad_clips_get_one_line_each_and_the_batch_goes_on(clip: Path, tmp_path: Path, capsys) -> None:

@@ -93,12 +93,21 @@ def unique_stems(paths: list[Path], roots: list[Path], outdir: Path) -> list[Pat
 
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1 (``--max-faces 0`` would find no face, silently)."""
+    return _int_at_least(text, 1)
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (a frame index)."""
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, low: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
     return value
 
 

@@ -131,6 +131,20 @@ def config_from_args(args: argparse.Namespace):
     )
 
 
+def build_predictor(args: argparse.Namespace):
+    """The pipeline of ``args`` with its models built now, before any photo or clip: a
+    missing or broken model fails once, early, in one line."""
+    from s3pot.errors import S3potError
+    from s3pot.pipeline import S3potPredictor
+
+    try:
+        predictor = S3potPredictor(config_from_args(args))
+        _ = predictor.segmenter, predictor.generator, predictor.parser
+    except S3potError as exc:
+        raise SystemExit(f"s3pot: {exc}") from None
+    return predictor
+
+
 def _outputs(args: argparse.Namespace, stem: Path) -> list[Path]:
     outs = [Path(f"{stem}.occlusion.png"), Path(f"{stem}.overlay.jpg")]
     for flag, suffix in (("json", "json"), ("save_parsing", "parsing.png"),
@@ -147,19 +161,12 @@ def run(args: argparse.Namespace) -> int:
 def segment_job(args: argparse.Namespace):
     """Build the pipeline of ``args`` and return ``process(photo, stem) -> faces found``
     (run once per process: in the parent, and in every ``--jobs`` worker)."""
-    from s3pot.errors import S3potError
     from s3pot.export import result_to_json
     from s3pot.image_io import load_image, save_image, save_json
     from s3pot.paste import paste_references
-    from s3pot.pipeline import S3potPredictor
     from s3pot.render import overlay, parsing_in_photo
 
-    try:
-        predictor = S3potPredictor(config_from_args(args))
-        # Build the models before the batch: a missing model fails once, early.
-        _ = predictor.segmenter, predictor.generator, predictor.parser
-    except S3potError as exc:
-        raise SystemExit(f"s3pot: {exc}") from None
+    predictor = build_predictor(args)
 
     def process(path: Path, stem: Path) -> int:
         image = load_image(path)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from s3pot.cli.batch import output_folder_problem, positive_int, unique_stems
-from s3pot.cli.segment import add_pipeline_arguments, config_from_args
+from s3pot.cli.batch import nonnegative_int, output_folder_problem, positive_int, unique_stems
+from s3pot.cli.segment import add_pipeline_arguments, build_predictor
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="CLIP", help="video files or folders (recursive)")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder")
     p.add_argument("--every", type=positive_int, default=1, metavar="N", help="process every N-th frame")
-    p.add_argument("--start", type=_frame_index, default=0, metavar="FRAME",
+    p.add_argument("--start", type=nonnegative_int, default=0, metavar="FRAME",
                    help="first frame index to process (0 = the first frame)")
     p.add_argument("--max-frames", type=positive_int, default=None, metavar="N",
                    help="process at most N frames per clip")
@@ -39,17 +39,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_pipeline_arguments(p)
     p.set_defaults(func=run)
-
-
-def _frame_index(text: str) -> int:
-    """argparse type: a frame index, 0 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
 @dataclass
@@ -70,7 +59,6 @@ class ClipSummary:
 
 def run(args: argparse.Namespace) -> int:
     from s3pot.errors import S3potError
-    from s3pot.pipeline import S3potPredictor
     from s3pot.video_io import find_videos
 
     outdir = Path(args.output)
@@ -78,11 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if unusable:
         print(f"s3pot: {outdir}: {unusable}", file=sys.stderr)
         return 2
-    try:
-        predictor = S3potPredictor(config_from_args(args))
-        _ = predictor.segmenter, predictor.generator, predictor.parser
-    except S3potError as exc:
-        raise SystemExit(f"s3pot: {exc}") from None
+    predictor = build_predictor(args)
     paths, problems = find_videos(args.inputs)
     summary = ClipSummary(failures=list(problems))
     for name, why in problems:
