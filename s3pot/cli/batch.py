@@ -135,10 +135,8 @@ def run_batch(
     """
     from tqdm import tqdm
 
-    outdir = Path(args.output)
-    unusable = output_folder_problem(outdir)
-    if unusable:
-        print(f"s3pot: {outdir}: {unusable}", file=sys.stderr)
+    outdir = usable_output_folder(args.output)
+    if outdir is None:
         return 2
     process: Process | None = make_process(args)
     unreadable: list[Path] = []
@@ -191,6 +189,17 @@ def run_batch(
     for line in summary.lines():
         print(line, file=sys.stderr)
     return 1 if summary.failures else 0
+
+
+def usable_output_folder(path: str, prog: str = "s3pot") -> Path | None:
+    """``path`` as the output folder, or None after saying in one line why it cannot be
+    one (the caller then exits with status 2, before any input is read)."""
+    outdir = Path(path)
+    unusable = output_folder_problem(outdir)
+    if unusable:
+        print(f"{prog}: {outdir}: {unusable}", file=sys.stderr)
+        return None
+    return outdir
 
 
 def output_folder_problem(outdir: Path) -> str | None:

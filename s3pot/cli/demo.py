@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -54,14 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from s3pot.cli.batch import output_folder_problem
+    from s3pot.cli.batch import usable_output_folder
     from s3pot.cli.main import main as cli_main
     from s3pot.image_io import save_image
 
-    out = Path(args.output)
-    unusable = output_folder_problem(out)
-    if unusable:
-        print(f"s3pot demo: {out}: {unusable}", file=sys.stderr)
+    out = usable_output_folder(args.output, prog="s3pot demo")
+    if out is None:
         return 2
     photo, _ = demo_photo()
     src = out / "demo.png"

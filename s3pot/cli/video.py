@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from s3pot.cli.batch import nonnegative_int, output_folder_problem, positive_int, unique_stems
+from s3pot.cli.batch import nonnegative_int, positive_int, unique_stems, usable_output_folder
 from s3pot.cli.segment import add_pipeline_arguments, build_predictor
 
 
@@ -61,10 +61,8 @@ def run(args: argparse.Namespace) -> int:
     from s3pot.errors import S3potError
     from s3pot.video_io import find_videos
 
-    outdir = Path(args.output)
-    unusable = output_folder_problem(outdir)
-    if unusable:
-        print(f"s3pot: {outdir}: {unusable}", file=sys.stderr)
+    outdir = usable_output_folder(args.output)
+    if outdir is None:
         return 2
     predictor = build_predictor(args)
     paths, problems = find_videos(args.inputs)
