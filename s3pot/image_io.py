@@ -61,6 +61,7 @@ def describe_unreadable(paths: list[Path]) -> str:
     return "; ".join(", ".join(f"{n} {s}" for s, n in sorted(kinds.items())) + f" ({hint})"
                      for hint, kinds in groups.items())
 
+
 # Pillow refuses images above ~179 Mpx as a decompression-bomb guard. Real photos stay
 # well below this; anything larger is almost surely hostile or corrupt.
 Image.MAX_IMAGE_PIXELS = 250_000_000
