@@ -54,6 +54,11 @@ class VideoReader:
         if not self._cap.isOpened():
             self._cap.release()
             raise VideoLoadError(p, "not a readable video (FFmpeg could not open it)")
+        # Phones store portrait clips as landscape frames plus a rotation in the metadata;
+        # players apply it, and OpenCV's FFmpeg reader here does not unless asked (measured:
+        # CAP_PROP_ORIENTATION_AUTO reads 0). Without it a portrait clip's faces lie on
+        # their side (the face stage misses them) and the masks do not match what users see.
+        self._cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         count = self._cap.get(cv2.CAP_PROP_FRAME_COUNT)
         ok, first = self._cap.read()
