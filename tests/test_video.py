@@ -59,7 +59,7 @@ def test_every_frame_gets_the_mask_segment_gives_that_frame(clip: Path, tmp_path
     # Run again on the output folder itself: its preview is not taken for a clip.
     (out / "pan.mp4").write_bytes(clip.read_bytes())
     code, err = _run(capsys, "video", str(out), "-o", str(out), "--json", "--quiet")
-    assert code == 0 and "clips: 1 processed, 0 failed" in err, err
+    assert code == 0 and "clips: 1 processed, 0 skipped (existing), 0 failed" in err, err
     (out / "pan.mp4").unlink()
 
     predictor = S3potPredictor(PipelineConfig())
@@ -162,7 +162,7 @@ def test_bad_clips_get_one_line_each_and_the_batch_goes_on(clip: Path, tmp_path:
     for path, problem in expected.items():
         assert [line for line in lines if line.startswith(f"s3pot: {path}:")] == [f"s3pot: {path}: {problem}"]
         assert f"  failed: {path}: {problem}" in lines
-    assert "clips: 1 processed, 5 failed" in lines
+    assert "clips: 1 processed, 0 skipped (existing), 5 failed" in lines
     assert not any("moov" in line or "mov,mp4" in line for line in lines)  # no FFmpeg chatter
     assert _files(out) == [f"pan.occlusion/{i:06d}.png" for i in range(N_FRAMES)]
 
@@ -209,3 +209,16 @@ def test_a_clip_given_to_segment_points_to_the_video_command(clip: Path, tmp_pat
     code, err = _run(capsys, "segment", str(clip), "-o", str(tmp_path / "out"), "--quiet")
     assert code == 1
     assert f"s3pot: {clip}: MP4 video, not a photo: segment it with `s3pot video`" in err.splitlines()
+
+
+def test_skip_existing_resumes_a_batch_of_clips(clip: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    assert _run(capsys, "video", str(clip), "-o", str(out), "--quiet")[0] == 0
+    stamp = (out / "pan.occlusion" / "000000.png").stat().st_mtime_ns
+    code, err = _run(capsys, "video", str(clip), "-o", str(out), "--skip-existing", "--quiet")
+    assert code == 0 and "clips: 0 processed, 1 skipped (existing), 0 failed" in err
+    assert (out / "pan.occlusion" / "000000.png").stat().st_mtime_ns == stamp
+    # Asking for an output the earlier run did not write processes the clip again.
+    code, err = _run(capsys, "video", str(clip), "-o", str(out), "--skip-existing", "--json", "--quiet")
+    assert code == 0 and "clips: 1 processed, 0 skipped (existing)" in err
+    assert (out / "pan.json").is_file()

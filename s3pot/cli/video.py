@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="process at most N frames per clip")
     p.add_argument("--json", action="store_true", help="NAME.json: faces, boxes, RLE masks per frame")
     p.add_argument("--no-overlay", action="store_true", help="do not write NAME.overlay.mp4")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="skip clips whose outputs exist (resume a batch of clips)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_pipeline_arguments(p)
     p.set_defaults(func=run)
@@ -44,13 +46,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 @dataclass
 class ClipSummary:
     clips: int = 0
+    skipped: int = 0
     frames: int = 0
     frames_with_face: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     truncated: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        out = [f"clips: {self.clips} processed, {len(self.failures)} failed",
+        out = [f"clips: {self.clips} processed, {self.skipped} skipped (existing), "
+               f"{len(self.failures)} failed",
                f"frames: {self.frames} processed, {self.frames_with_face} with a face"]
         out += [f"  truncated: {t}" for t in self.truncated]
         out += [f"  failed: {name}: {why}" for name, why in self.failures]
@@ -70,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
     for name, why in problems:
         print(f"s3pot: {name}: {why}", file=sys.stderr)
     for path, stem in zip(paths, unique_stems(paths, [], outdir), strict=True):
+        if args.skip_existing and all(p.exists() for p in clip_outputs(stem, args)):
+            summary.skipped += 1
+            continue
         try:
             frames, with_face, truncated = segment_clip(predictor, path, stem, args)
         except S3potError as exc:
@@ -84,6 +91,18 @@ def run(args: argparse.Namespace) -> int:
     for line in summary.lines():
         print(line, file=sys.stderr)
     return 1 if summary.failures else 0
+
+
+def clip_outputs(stem: Path, args: argparse.Namespace) -> list[Path]:
+    """What a finished clip leaves (complete by construction: each appears only whole)."""
+    from s3pot.video_io import PREVIEW_SUFFIX
+
+    outs = [Path(f"{stem}.occlusion")]
+    if not args.no_overlay:
+        outs.append(Path(f"{stem}{PREVIEW_SUFFIX}"))
+    if args.json:
+        outs.append(Path(f"{stem}.json"))
+    return outs
 
 
 def segment_clip(predictor, path: Path, stem: Path, args: argparse.Namespace) -> tuple[int, int, str]:
