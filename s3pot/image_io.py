@@ -37,6 +37,7 @@ UNREADABLE_PHOTO_HINT = "format not supported here: convert to JPEG or PNG"
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".wmv", ".mpg", ".mpeg",
                   ".3gp", ".flv")
 VIDEO_HINT = "video, not a photo: segment it with `s3pot video`"
+VIDEO_PREVIEW_SUFFIX = ".overlay.mp4"  # the previews `s3pot video` writes (outputs, not inputs)
 
 
 def unreadable_hint(path: str | os.PathLike[str]) -> str | None:

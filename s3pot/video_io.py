@@ -20,14 +20,11 @@ import cv2
 import numpy as np
 
 from s3pot.errors import VideoLoadError
-from s3pot.image_io import VIDEO_SUFFIXES
+from s3pot.image_io import VIDEO_PREVIEW_SUFFIX, VIDEO_SUFFIXES
 
 # FFmpeg prints its own complaints ("moov atom not found") on stderr; s3pot reports a bad
 # clip in one line of its own instead. Read by OpenCV when a capture opens.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-
-
-PREVIEW_SUFFIX = ".overlay.mp4"  # s3pot video's preview clips
 
 
 @dataclass(frozen=True)
@@ -172,7 +169,7 @@ def find_videos(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
         p = Path(item)
         if p.is_dir():
             found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in VIDEO_SUFFIXES
-                           and not q.name.endswith(PREVIEW_SUFFIX)
+                           and not q.name.endswith(VIDEO_PREVIEW_SUFFIX)
                            and not any(part.startswith(".") for part in q.relative_to(p).parts))
             if not found:
                 problems.append((item, "folder holds no videos"))

@@ -61,6 +61,9 @@ def test_every_frame_gets_the_mask_segment_gives_that_frame(clip: Path, tmp_path
     code, err = _run(capsys, "video", str(out), "-o", str(out), "--json", "--quiet")
     assert code == 0 and "clips: 1 processed, 0 skipped (existing), 0 failed" in err, err
     (out / "pan.mp4").unlink()
+    # Nor does a photo batch over that folder report the preview as a video left out.
+    code, err = _run(capsys, "segment", str(out), "-o", str(tmp_path / "photos"), "--quiet")
+    assert "left out" not in err and "not read" not in err, err
 
     predictor = S3potPredictor(PipelineConfig())
     doc = json.loads((out / "pan.json").read_text())

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from s3pot.cli.workers import Process, attempt, run_parallel
-from s3pot.image_io import describe_unreadable, find_images
+from s3pot.image_io import VIDEO_PREVIEW_SUFFIX, describe_unreadable, find_images
 
 
 @dataclass
@@ -150,6 +150,8 @@ def run_batch(
               f"({', '.join('*' + s for s in OUTPUT_SUFFIXES)}); name them as files to process them",
               file=sys.stderr)
     listed = ""
+    # Previews `s3pot video` wrote into a folder are its outputs, not videos to report.
+    unreadable = [p for p in unreadable if not p.name.endswith(VIDEO_PREVIEW_SUFFIX)]
     if unreadable:
         listed = describe_unreadable(unreadable)
         print(f"s3pot: left out {listed}; first: {unreadable[0]}", file=sys.stderr)

@@ -95,11 +95,11 @@ def run(args: argparse.Namespace) -> int:
 
 def clip_outputs(stem: Path, args: argparse.Namespace) -> list[Path]:
     """What a finished clip leaves (complete by construction: each appears only whole)."""
-    from s3pot.video_io import PREVIEW_SUFFIX
+    from s3pot.image_io import VIDEO_PREVIEW_SUFFIX
 
     outs = [Path(f"{stem}.occlusion")]
     if not args.no_overlay:
-        outs.append(Path(f"{stem}{PREVIEW_SUFFIX}"))
+        outs.append(Path(f"{stem}{VIDEO_PREVIEW_SUFFIX}"))
     if args.json:
         outs.append(Path(f"{stem}.json"))
     return outs
@@ -112,9 +112,9 @@ def segment_clip(predictor, path: Path, stem: Path, args: argparse.Namespace) ->
 
     from s3pot.errors import VideoLoadError
     from s3pot.export import POLARITY, result_to_json
-    from s3pot.image_io import save_image, save_json
+    from s3pot.image_io import VIDEO_PREVIEW_SUFFIX, save_image, save_json
     from s3pot.render import overlay
-    from s3pot.video_io import PREVIEW_SUFFIX, FrameFolder, PreviewWriter, VideoReader
+    from s3pot.video_io import FrameFolder, PreviewWriter, VideoReader
 
     with VideoReader(path) as reader:
         info = reader.info
@@ -134,7 +134,7 @@ def segment_clip(predictor, path: Path, stem: Path, args: argparse.Namespace) ->
                 if masks is None:
                     masks = FrameFolder(f"{stem}.occlusion")
                     if not args.no_overlay:
-                        preview = PreviewWriter(f"{stem}{PREVIEW_SUFFIX}", info.fps / args.every,
+                        preview = PreviewWriter(f"{stem}{VIDEO_PREVIEW_SUFFIX}", info.fps / args.every,
                                                 (info.width, info.height))
                 save_image(masks.tmp / f"{index:06d}.png", result.occlusion.astype(np.uint8) * 255)
                 if preview is not None:
