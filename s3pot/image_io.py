@@ -194,7 +194,7 @@ def find_images(inputs: list[str], unreadable: list[Path] | None = None
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            files = _visible_files(p)
+            files = visible_files(p)
             found = sorted(q for q in files if q.suffix.lower() in IMAGE_SUFFIXES)
             if unreadable is not None:
                 unreadable.extend(q for q in files if unreadable_hint(q) is not None)
@@ -210,13 +210,18 @@ def find_images(inputs: list[str], unreadable: list[Path] | None = None
             paths.extend(found)
         else:
             problems.append((item, "file not found"))
-    seen: set[Path] = set()
-    unique = [p for p in paths if not (p.resolve() in seen or seen.add(p.resolve()))]
     if unreadable is not None:
         unreadable.sort()
-    return unique, problems
+    return unique_paths(paths), problems
 
 
-def _visible_files(folder: Path) -> list[Path]:
+def visible_files(folder: Path) -> list[Path]:
+    """Files under ``folder`` (recursive), hidden files and folders passed over."""
     return [q for q in folder.rglob("*") if q.is_file()
             and not any(part.startswith(".") for part in q.relative_to(folder).parts)]
+
+
+def unique_paths(paths: list[Path]) -> list[Path]:
+    """``paths`` without repeats of the same file (named twice, or by two routes)."""
+    seen: set[Path] = set()
+    return [p for p in paths if not (p.resolve() in seen or seen.add(p.resolve()))]

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from s3pot.errors import VideoLoadError
-from s3pot.image_io import VIDEO_PREVIEW_SUFFIX, VIDEO_SUFFIXES
+from s3pot.image_io import VIDEO_PREVIEW_SUFFIX, VIDEO_SUFFIXES, unique_paths, visible_files
 
 # FFmpeg prints its own complaints ("moov atom not found") on stderr; s3pot reports a bad
 # clip in one line of its own instead. Read by OpenCV when a capture opens.
@@ -101,7 +101,7 @@ class VideoReader:
 
 class PreviewWriter:
     """An MPEG-4 preview clip written to a temporary file; :meth:`commit` moves it to
-    ``path``, :meth:`abort` (or an exception inside ``with``) removes it."""
+    ``path``, :meth:`abort` removes it."""
 
     def __init__(self, path: str | os.PathLike[str], fps: float, size: tuple[int, int]) -> None:
         self.path = Path(path)
@@ -125,15 +125,6 @@ class PreviewWriter:
     def abort(self) -> None:
         self._writer.release()
         self._tmp.unlink(missing_ok=True)
-
-    def __enter__(self) -> PreviewWriter:
-        return self
-
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
 
 
 class FrameFolder:
@@ -168,9 +159,8 @@ def find_videos(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in VIDEO_SUFFIXES
-                           and not q.name.endswith(VIDEO_PREVIEW_SUFFIX)
-                           and not any(part.startswith(".") for part in q.relative_to(p).parts))
+            found = sorted(q for q in visible_files(p) if q.suffix.lower() in VIDEO_SUFFIXES
+                           and not q.name.endswith(VIDEO_PREVIEW_SUFFIX))
             if not found:
                 problems.append((item, "folder holds no videos"))
             paths.extend(found)
@@ -178,5 +168,4 @@ def find_videos(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
             paths.append(p)
         else:
             problems.append((item, "file not found"))
-    seen: set[Path] = set()
-    return [p for p in paths if not (p.resolve() in seen or seen.add(p.resolve()))], problems
+    return unique_paths(paths), problems
