@@ -5,10 +5,13 @@ mouth does not move the predicted lips. That is the structural guidance the meth
 from its parser, and it needs no weights. Classes a mesh cannot see (hair, ears,
 eyeglasses, earrings) stay empty.
 
-The skin reaches above the brows to a plausible hairline: the upper brow arc lifted along
-the face's up direction by ``H * (1 - 0.45 t^2)`` (t in [-1, 1] across the brows), with
-``H = FOREHEAD_RATIO * |brows - nose base|`` -- most of the way to a typical hairline in
-the centre, lower at the temples.
+The skin -- and with it the face region M -- is the face outline of the 68-point
+convention (jaw line closed over the brows lifted most of the way to a typical hairline),
+with the 68 points predicted from the mesh (:mod:`s3pot.parsing.outline`): the region
+that occlusion ground truth is drawn on. ``outline="mesh"`` draws it from the mesh's own
+oval instead: its upper brow arc lifted along the face's up direction by
+``H * (1 - 0.45 t^2)`` (t in [-1, 1] across the brows), ``H = FOREHEAD_RATIO * |brows -
+nose base|``, over the oval's jaw arc pushed out by ``JAW_MARGIN``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 from s3pot.faces.topology import BROW_UPPER, NOSE_BASE, NOSE_POINTS, parts
 from s3pot.parsing.base import CLASS_ID, FaceParser
 
-# Calibrated against 68-point face outlines (jaw points 0-16 closed over brows lifted 70 %
+# The mesh-oval outline (``outline="mesh"``), calibrated against 68-point face outlines (jaw points 0-16 closed over brows lifted 70 %
 # of the way to the hairline) on the dev faces: the mesh's upper brow edge sits above the
 # 68-point brow line, and its oval runs inside the 68-point jaw.
 FOREHEAD_RATIO = 0.8
@@ -72,6 +75,28 @@ def face_outline(lm: np.ndarray, ratio: float = FOREHEAD_RATIO, jaw_margin: floa
     return np.vstack([jaw, forehead_curve(lm, ratio)[::-1]])
 
 
+OUTLINES = ("68", "mesh")
+
+
+def face_polygon(lm: np.ndarray, outline: str = "68", forehead_ratio: float | None = None,
+                 jaw_margin: float = JAW_MARGIN) -> np.ndarray:
+    """Closed outline of the face region (image-left jaw end first), in ``lm``'s pixels.
+
+    ``outline``: ``"68"`` (default) the 68-point convention predicted from the mesh,
+    ``"mesh"`` the mesh's oval. ``forehead_ratio``: how far the brows are lifted, in
+    brows-to-nose-base distances (default: the outline's own, 0.7 and 0.8).
+    """
+    if outline == "68":
+        from s3pot.parsing.outline import FOREHEAD_LIFT, default_model, outline_from_68
+
+        lift = FOREHEAD_LIFT if forehead_ratio is None else forehead_ratio
+        return outline_from_68(default_model().predict68(lm), lift)
+    if outline == "mesh":
+        ratio = FOREHEAD_RATIO if forehead_ratio is None else forehead_ratio
+        return face_outline(lm, ratio, jaw_margin)
+    raise ValueError(f"unknown face outline {outline!r} (use {' or '.join(OUTLINES)})")
+
+
 def _fill(canvas: np.ndarray, poly: np.ndarray, value: int) -> None:
     pts = np.round(np.asarray(poly) * (1 << _SHIFT)).astype(np.int32)
     cv2.fillPoly(canvas, [pts], int(value), lineType=cv2.LINE_8, shift=_SHIFT)
@@ -80,17 +105,19 @@ def _fill(canvas: np.ndarray, poly: np.ndarray, value: int) -> None:
 def parse_landmarks(
     lm: np.ndarray,
     size: int | tuple[int, int],
-    forehead_ratio: float = FOREHEAD_RATIO,
+    forehead_ratio: float | None = None,
     jaw_margin: float = JAW_MARGIN,
+    outline: str = "68",
 ) -> np.ndarray:
-    """12-class parsing of an image of ``size`` from mesh landmarks in its pixels."""
+    """12-class parsing of an image of ``size`` from mesh landmarks in its pixels
+    (``outline``, ``forehead_ratio``, ``jaw_margin``: see :func:`face_polygon`)."""
     h, w = (size, size) if isinstance(size, int) else size
     lm = np.asarray(lm, np.float64)[:, :2]
     p = parts()
     out = np.zeros((h, w), np.uint8)
     right, up = face_axes(lm)
     # Neck: from the jaw ends straight down (below the face), drawn first, then covered.
-    jaw = face_outline(lm, forehead_ratio, jaw_margin)
+    jaw = face_polygon(lm, outline, forehead_ratio, jaw_margin)
     left_end, right_end = jaw[0], jaw[np.argmax(jaw @ right)]
     chin = lm[152]
     drop = 1.2 * np.linalg.norm(chin - lm[NOSE_BASE])
@@ -115,11 +142,14 @@ def parse_landmarks(
 class LandmarkParser(FaceParser):
     """Default parser: polygons of the face mesh (no weights, occlusion-proof geometry)."""
 
-    def __init__(self, forehead_ratio: float = FOREHEAD_RATIO, jaw_margin: float = JAW_MARGIN) -> None:
+    def __init__(self, outline: str = "68", forehead_ratio: float | None = None,
+                 jaw_margin: float = JAW_MARGIN) -> None:
+        if outline not in OUTLINES:
+            raise ValueError(f"unknown face outline {outline!r} (use {' or '.join(OUTLINES)})")
+        self.outline = outline
         self.forehead_ratio = forehead_ratio
         self.jaw_margin = jaw_margin
 
     def parse(self, aligned: np.ndarray, landmarks_aligned: np.ndarray) -> np.ndarray:
-        return parse_landmarks(
-            landmarks_aligned, aligned.shape[:2], self.forehead_ratio, self.jaw_margin
-        )
+        return parse_landmarks(landmarks_aligned, aligned.shape[:2], self.forehead_ratio,
+                               self.jaw_margin, self.outline)

@@ -1,8 +1,9 @@
 """One synthetic occlusion: place an occluder, match its lighting, composite, label.
 
-Ground truth = (alpha > 0.5) AND F, with F the landmark face outline (jaw below the brows,
-forehead to about 70% of the hairline), the same face region definition the parser uses
-and the dev benchmark was built with.
+Ground truth = (alpha > 0.5) AND F, with F the face outline of the 68-point convention
+(jaw line closed over the brows lifted about 70% of the way to the hairline), predicted
+from the mesh of the clean face: the face region definition the parser uses and the dev
+benchmark was built with (there from annotated 68 points).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from s3pot.eval.synth.cutouts import Cutout, place_cutout
 from s3pot.eval.synth.geometry import face_frame
 from s3pot.eval.synth.procedural import SHAPES, TEXTURES, shape_alpha, texture
-from s3pot.parsing.landmarks import face_outline
+from s3pot.parsing.landmarks import face_polygon
 
 _SHIFT = 4
 CLEAN = "clean"
@@ -41,7 +42,7 @@ class SynthResult:
 def face_region_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Face region F of one face (bool, ``shape``) from its 478 mesh landmarks."""
     canvas = np.zeros(shape, np.uint8)
-    pts = np.round(face_outline(np.asarray(landmarks, np.float64)[:, :2]) * (1 << _SHIFT))
+    pts = np.round(face_polygon(np.asarray(landmarks, np.float64)[:, :2]) * (1 << _SHIFT))
     cv2.fillPoly(canvas, [pts.astype(np.int32)], 1, lineType=cv2.LINE_8, shift=_SHIFT)
     return canvas > 0
 
