@@ -293,8 +293,33 @@ def test_masked_real_faces_are_found_by_the_low_confidence_retry() -> None:
 
 
 def test_a_photo_without_a_face_tries_the_low_threshold_last(detector, monkeypatch) -> None:
-    """Nothing found by the mesh, the padded mesh and the detector: the mesh with the low
-    threshold on the view and on the padded view, and still no face on a blank photo."""
+    """Nothing found by the mesh, its two zoomed-out views and the detector: the mesh with
+    the low threshold on the view and on both zoomed-out views, and still no face on a
+    blank photo."""
     calls = _count_calls(detector, monkeypatch)
     assert detector.detect(np.full((300, 400, 3), 128, np.uint8)) == []
-    assert calls == {"mesh": 4, "low": 2, "proposals": 1}
+    assert calls == {"mesh": 6, "low": 3, "proposals": 1}
+
+
+def test_a_frame_filling_face_under_a_large_disc_is_found_zoomed_out(
+        astronaut, detector, astronaut_landmarks, monkeypatch) -> None:
+    """The astronaut's face cropped to fill the frame, a disc over 40 % of its side on the
+    middle of the face: neither the view nor the quarter-side padded view shows the mesh
+    graph a face; the half-side zoomed-out view does, with landmarks on the face."""
+    import s3pot.faces.mediapipe_mesh as mesh_module
+
+    (x0, y0), (x1, y1) = astronaut_landmarks.min(0), astronaut_landmarks.max(0)
+    crop = astronaut[int(y0):int(y1), int(x0):int(x1)]
+    photo = cv2.resize(crop, (512, 512), interpolation=cv2.INTER_LINEAR)
+    cv2.circle(photo, (256, 256), 205, (230, 60, 220), -1, cv2.LINE_AA)
+    monkeypatch.setattr(mesh_module, "PAD_FRACTIONS", mesh_module.PAD_FRACTIONS[:1])
+    assert detector.detect(photo) == [], "premise: without the half-side view, no face"
+    monkeypatch.undo()
+    (face,) = detector.detect(photo)
+    # The disc hides eyes, nose and mouth: the mesh only has to land on the face (its box
+    # over most of the real face's, its centre on it), not to be as precise as on a visible face.
+    bx0, by0, bx1, by1 = face.box
+    overlap = max(0.0, min(bx1, 512) - max(bx0, 0)) * max(0.0, min(by1, 512) - max(by0, 0))
+    assert overlap / (512 * 512) > 0.4
+    cx, cy = face.landmarks.mean(0)
+    assert 128 < cx < 384 and 128 < cy < 420
