@@ -5,6 +5,9 @@ Stages, each a module or a folder of named backends:
     faces (s3pot.faces) -> parsing (s3pot.parsing) -> reference (s3pot.reference)
     -> segmenter: backbone + contrast/prompts + decode (s3pot.segmenters) -> paste back
 
+beside them, on the whole photo: occluder hints (s3pot.occluders: detected hands), run on
+a second thread while the face stages run, and handed to the segmenter per face.
+
 In the spirit of segment-anything's ``SamPredictor``::
 
     predictor = S3potPredictor(PipelineConfig())
@@ -14,6 +17,7 @@ In the spirit of segment-anything's ``SamPredictor``::
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +40,7 @@ class PipelineConfig:
     generator_kwargs: dict[str, Any] = field(default_factory=dict)
     backbone: str = "offline"
     backbone_kwargs: dict[str, Any] = field(default_factory=dict)
+    occluders: str = "hands"  # occluder detector giving the segmenter hints ("none": none)
     max_faces: int = 16
     min_detection_confidence: float = 0.5
 
@@ -57,6 +62,8 @@ class S3potPredictor:
         self._parser = None
         self._generator = None
         self._segmenter = None
+        self._occluders = None
+        self._hint_thread: ThreadPoolExecutor | None = None
         self._image: np.ndarray | None = None
         self._faces: list[FaceResult] = []
 
@@ -95,10 +102,31 @@ class S3potPredictor:
             self._segmenter = build_segmenter(self.config.backbone, **self.config.backbone_kwargs)
         return self._segmenter
 
+    @property
+    def occluder_detector(self):
+        """The occluder detector of ``config.occluders``, or None for ``"none"``."""
+        if self._occluders is None and self.config.occluders != "none":
+            from s3pot.occluders.base import build_occluder_detector
+
+            self._occluders = build_occluder_detector(self.config.occluders)
+        return self._occluders
+
+    def _start_occluders(self, image: np.ndarray) -> Future | None:
+        """Run the occluder detector on a second thread (its native graph releases the GIL,
+        so it overlaps the face stages: measured 1.7 -> ~0.9 face-mesh calls of wall time)."""
+        detector = self.occluder_detector
+        if detector is None:
+            return None
+        if self._hint_thread is None:
+            self._hint_thread = ThreadPoolExecutor(1, thread_name_prefix="s3pot-occluders")
+        return self._hint_thread.submit(detector.detect, image)
+
     # -- stages -----------------------------------------------------------------------
     def prepare(self, image: np.ndarray, reference: bool = True) -> list[FaceResult]:
-        """Faces -> alignment -> parsing (-> reference) for every face of ``image``."""
+        """Faces -> alignment -> parsing (-> reference, occluder hints) for every face of
+        ``image``."""
         image = _check_rgb(image)
+        pending = self._start_occluders(image) if reference else None
         results = []
         for face in self.detector.detect(image):
             quad = ffhq_quad(*alignment_points(face.landmarks))
@@ -112,6 +140,12 @@ class S3potPredictor:
                 ref = self.generator.generate(aligned, lm, parsing)
                 fr.reference, fr.confidence = ref.image, ref.confidence
             results.append(fr)
+        if pending is not None:
+            from s3pot.occluders.base import occluder_hint
+
+            occluders = pending.result()
+            for fr in results:
+                fr.occluder_hint = occluder_hint(self.occluder_detector, occluders, fr)
         return results
 
     def set_image(self, image: np.ndarray) -> None:

@@ -35,6 +35,9 @@ class FaceResult:
     parsing: np.ndarray  # (S, S) uint8, 12-class parsing (see s3pot.parsing.base.CLASSES)
     reference: np.ndarray | None = None  # (S, S, 3) uint8 occlusion-free face
     confidence: np.ndarray | None = None  # (S, S) float in [0,1]: 1 = input agrees with reference
+    # (S, S) float in [0,1]: 1 where an occluder detector (s3pot.occluders) saw a known
+    # occluder, e.g. a hand, over this face; None when none was seen or none was run.
+    occluder_hint: np.ndarray | None = None
     visible: np.ndarray | None = None  # (S, S) bool, visible face (inside M)
     occlusion: np.ndarray | None = None  # (S, S) bool, occluded face (inside M)
     occlusion_prob: np.ndarray | None = None  # (S, S) float32 soft occlusion in [0, 1]

@@ -62,7 +62,7 @@ class MediapipeFaceMesh(FaceDetector):
                  detect_max_side: int = DETECT_MAX_SIDE) -> None:
         import mediapipe as mp
 
-        self._mesh = _open_graph(lambda: mp.solutions.face_mesh.FaceMesh(
+        self._mesh = open_graph(lambda: mp.solutions.face_mesh.FaceMesh(
             static_image_mode=True,
             max_num_faces=max_faces,
             refine_landmarks=True,
@@ -75,7 +75,7 @@ class MediapipeFaceMesh(FaceDetector):
         self._detector = None  # full-range detector, built on first need
         self._low = None  # mesh graph with LOW_CONFIDENCE, built on first need
         # Graphs print a first-landmarks warning the first time they find a face: their
-        # runs are quiet until then (see _quiet_native_logs).
+        # runs are quiet until then (see quiet_native_logs).
         self._found_once: set[str] = set()
 
     def _run(self, image: np.ndarray, low: bool = False) -> list[np.ndarray]:
@@ -85,12 +85,12 @@ class MediapipeFaceMesh(FaceDetector):
                 if self._low is None:
                     import mediapipe as mp
 
-                    self._low = _open_graph(lambda: mp.solutions.face_mesh.FaceMesh(
+                    self._low = open_graph(lambda: mp.solutions.face_mesh.FaceMesh(
                         static_image_mode=True, max_num_faces=self.max_faces,
                         refine_landmarks=True,
                         min_detection_confidence=min(LOW_CONFIDENCE, self.min_confidence)))
                 graph, name = self._low, "low"
-            with _quiet_native_logs(first=name not in self._found_once):
+            with quiet_native_logs(first=name not in self._found_once):
                 res = graph.process(np.ascontiguousarray(image))
             if res.multi_face_landmarks:
                 self._found_once.add(name)
@@ -186,7 +186,7 @@ class MediapipeFaceMesh(FaceDetector):
         if self._detector is None:
             import mediapipe as mp
 
-            self._detector = _open_graph(lambda: mp.solutions.face_detection.FaceDetection(
+            self._detector = open_graph(lambda: mp.solutions.face_detection.FaceDetection(
                 model_selection=1, min_detection_confidence=self.min_confidence
             ))
         h, w = image.shape[:2]
@@ -205,7 +205,7 @@ class MediapipeFaceMesh(FaceDetector):
                 view = cv2.resize(view, (max(1, round(view.shape[1] * f)),
                                          max(1, round(view.shape[0] * f))),
                                   interpolation=cv2.INTER_AREA)
-            with self._lock, _quiet_native_logs(first=True):
+            with self._lock, quiet_native_logs(first=True):
                 res = self._detector.process(np.ascontiguousarray(view))
             for det in res.detections or []:
                 bb = det.location_data.relative_bounding_box
@@ -224,21 +224,21 @@ class MediapipeFaceMesh(FaceDetector):
             self._detector.close()
 
 
-def _open_graph(factory):
+def open_graph(factory):
     """Build a mediapipe graph and run it once on a blank image, inside the quiet window.
 
     The graph's calculators open on worker threads after the constructor returns and print
     their TFLite/absl banner then; the blank run waits for them, so the banner falls inside
     the window instead of landing in the user's terminal a moment later.
     """
-    with _quiet_native_logs(first=True):
+    with quiet_native_logs(first=True):
         graph = factory()
         graph.process(np.zeros((64, 64, 3), np.uint8))
     return graph
 
 
 @contextlib.contextmanager
-def _quiet_native_logs(first: bool):
+def quiet_native_logs(first: bool):
     """Silence the TFLite/absl banner and first-landmarks warnings mediapipe's C++ prints
     to fd 2 (``GLOG_minloglevel`` does not reach its absl logging).
 

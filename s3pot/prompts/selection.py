@@ -41,6 +41,20 @@ class PromptSet:
         )
         return token_points(idx.cpu(), self.grid_hw, frame_hw), labels
 
+    def with_occluder(self, occluded: torch.Tensor | None) -> PromptSet:
+        """The same prompts with every token under a known occluder (``occluded``, a bool
+        token mask ``[h, w]``, e.g. a detected hand) an occlusion prompt, never a face one:
+        a hand the reference explains as skin is still a hand."""
+        if occluded is None:
+            return self
+        under = occluded.reshape(-1).bool().to(self.positive.device)
+        if not under[self.positive].any():
+            return self
+        moved = self.positive[under[self.positive]]
+        negative = torch.cat([self.negative, moved]).sort().values
+        return PromptSet(self.positive[~under[self.positive]], negative, self.match_ref,
+                         self.match_raw, self.match_sim, self.grid_hw)
+
 
 def select_prompts(
     f_i: torch.Tensor,

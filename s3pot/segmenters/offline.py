@@ -79,6 +79,10 @@ class OfflineParams:
     # occluder IoU 0.568 -> 0.572 (ellipses 0.499 -> 0.509), clean FP 1.7 % both; held-out
     # identities 0.495 both.
     outside_weight: float = 0.0
+    # Weight of the occluder hint (a detected hand, s3pot.occluders) in the score: above the
+    # seed threshold on its own, so a hand the face model explains as skin is still found;
+    # the colour models and the edge snapping then fit the mask to the photo.
+    w_hint: float = 0.6
 
 
 class OfflineSegmenter(Segmenter):
@@ -107,10 +111,16 @@ class OfflineSegmenter(Segmenter):
         tmask = token_mask_at_centres(region, (p.grid, p.grid))
         if not tmask.any():
             return output_from_visible(np.ones((size, size), np.float32), face.parsing)
+        hint = None
+        if face.occluder_hint is not None and p.w_hint > 0:
+            hint = cv2.resize(face.occluder_hint.astype(np.float32), (ws, ws),
+                              interpolation=cv2.INTER_AREA)
         with _single_thread():  # grids of a few hundred tokens: threads only add overhead
             contrast = token_contrast(e[:1], e[1:], tmask)
             p0 = int(initial_prompt(contrast)[0])
             prompts = select_prompts(f[:1], f[1:], tmask)[0]
+            if hint is not None:
+                prompts = prompts.with_occluder(token_mask_at_centres(hint > 0.5, (p.grid, p.grid))[0])
 
         # Pixel evidence of occlusion from the generator, above what clean faces show here.
         e_conf, e_diff = pixel_evidence(raw, ref, conf, p.conf_step)
@@ -123,11 +133,22 @@ class OfflineSegmenter(Segmenter):
 
         score = p.w_confidence * e_conf + p.w_diff * e_diff + p.w_prompts * e_prompt
         if p.w_colour > 0:
-            score = score + p.w_colour * _colour_evidence(raw, score, region, p)
+            # Colour models from the contrast evidence alone: a hand's skin colours must not
+            # teach the occluder model (they would read as occluder on the face elsewhere
+            # and dilute the colours of another occluder), nor the face model; and under
+            # the hand the colour term has no say (skin against skin: it calls it face).
+            colour = _colour_evidence(raw, score, region, p, hint)
+            score = score + p.w_colour * (colour if hint is None else colour * (1.0 - hint))
+        if hint is not None:
+            score = score + p.w_hint * hint
         if p.blur > 0:
             score = cv2.GaussianBlur(score, (0, 0), p.blur)
         weight = None if p.outside_weight >= 1 else np.where(region, 1.0, p.outside_weight)
         score = snap_to_edges(raw, score, p.smoothness, p.colour_sigma, weight)
+        if hint is not None:
+            # ... and a floor after it: skin against skin may show no edge for the smoother
+            # to stop at, and the hand's score must not leak away into the face around it.
+            score = np.maximum(score, p.w_hint * hint)
         seeds = region
         if not p.seed_in_mouth:
             # The inner mouth (teeth, tongue, a dark gap) is beyond any face model: its
@@ -148,19 +169,22 @@ class OfflineSegmenter(Segmenter):
 
 
 def _colour_evidence(raw: np.ndarray, score: np.ndarray, region: np.ndarray,
-                     p: OfflineParams) -> np.ndarray:
+                     p: OfflineParams, hint: np.ndarray | None = None) -> np.ndarray:
     """Colour log-likelihood ratio (occluder vs face) learnt from this face's own evidence.
 
     Occluder colours come from the pixels the evidence flags; face colours only from the
     ``face_colour_share`` of M the evidence suspects least, so the colours of an occluder
-    the evidence half-missed are not taught to the face model."""
+    the evidence half-missed are not taught to the face model. Pixels under an occluder
+    hint (a detected hand) teach neither model."""
     inside = region.astype(np.float32)
+    if hint is not None:
+        inside = inside * (1.0 - np.clip(hint, 0, 1))
     s0 = np.clip(score, 0, 1)
     face_w = inside * (1 - s0) ** p.seed_power
     if p.face_colour_share < 1 and region.any():
         face_w = face_w * (score <= np.quantile(score[region], p.face_colour_share))
     return colour_llr(raw, inside * s0**p.seed_power, face_w,
-                      prior_mass=p.colour_prior * max(float(inside.sum()), 1.0))
+                      prior_mass=p.colour_prior * max(float(region.sum()), 1.0))
 
 
 def _screened_prompt_field(prompts, p0: int, evidence: np.ndarray, grid: int) -> np.ndarray:

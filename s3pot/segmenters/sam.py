@@ -64,8 +64,12 @@ def pair_prompts(
     parsing: np.ndarray,
     threshold: float | None = None,
     top_k: int | None = None,
+    occluder: np.ndarray | None = None,
 ) -> PairPrompts:
-    """Feature enhancement and prompt selection for one face (frozen SAM only)."""
+    """Feature enhancement and prompt selection for one face (frozen SAM only).
+
+    ``occluder``: the face's occluder hint (aligned frame, see :mod:`s3pot.occluders`);
+    tokens under it are occlusion prompts."""
     image_hw = tuple(aligned.shape[:2])
     emb = backbone.encode([aligned, reference])  # one batched encoder call
     e_i, e_r = emb[0:1], emb[1:2]
@@ -84,6 +88,10 @@ def pair_prompts(
         _, f_i = backbone.decode(e_i, sparse, dense)
         _, f_r = backbone.decode(e_r, sparse, dense)
     ps = select_prompts(f_i, f_r, m, threshold=threshold, top_k=top_k)[0]
+    if occluder is not None:
+        under = token_mask_at_centres(np.asarray(occluder) > 0.5, grid, frame,
+                                      frame_to_region=backbone.frame_to_image(image_hw))
+        ps = ps.with_occluder(under[0])
     coords, labels = ps.points(frame)
     return PairPrompts(emb[0], emb[1], m[0], contrast[0], int(p0[0]), coords, labels, image_hw)
 
@@ -205,7 +213,8 @@ class SamSegmenter(Segmenter):
             raise ValueError("the SAM segmenter needs face.reference (run the reference stage first)")
         t0 = time.perf_counter()
         pair = pair_prompts(
-            self.backbone, face.aligned, face.reference, face.parsing, self.threshold, self.top_k
+            self.backbone, face.aligned, face.reference, face.parsing, self.threshold, self.top_k,
+            occluder=face.occluder_hint,
         )
         s = face.aligned.shape[0], face.aligned.shape[1]
         extras: dict = {"backbone": f"sam/{self.backbone.model_type}", "p0": pair.p0}
