@@ -323,3 +323,44 @@ def test_a_frame_filling_face_under_a_large_disc_is_found_zoomed_out(
     assert overlap / (512 * 512) > 0.4
     cx, cy = face.landmarks.mean(0)
     assert 128 < cx < 384 and 128 < cy < 420
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd/2").exists(), reason="needs /proc to read fd 2")
+def test_quiet_windows_from_two_threads_leave_stderr_as_it_was() -> None:
+    """The hand graph's thread and the face graphs open quiet windows at the same time: fd 2
+    stays quiet until the last window closes and is the original stream afterwards (it used
+    to be left on /dev/null when the windows closed out of order)."""
+    import os
+    import threading
+
+    from s3pot.faces.mediapipe_mesh import quiet_native_logs
+
+    def target() -> str:
+        return os.readlink("/proc/self/fd/2")
+
+    before = target()
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, str] = {}
+
+    def a() -> None:
+        with quiet_native_logs(first=True):
+            a_in.set()
+            b_in.wait(5)
+        seen["after_a"] = target()
+        a_out.set()
+
+    def b() -> None:
+        a_in.wait(5)
+        with quiet_native_logs(first=True):
+            b_in.set()
+            a_out.wait(5)
+            seen["b_inside"] = target()
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen["after_a"] == os.devnull  # b's window is still open
+    assert seen["b_inside"] == os.devnull
+    assert target() == before

@@ -243,25 +243,46 @@ def quiet_native_logs(first: bool):
     to fd 2 (``GLOG_minloglevel`` does not reach its absl logging).
 
     Only a graph's first calls are wrapped (until it has found a face once), so a later
-    native crash still reaches the user.
+    native crash still reaches the user. fd 2 belongs to the whole process, and the hand
+    graph runs on its own thread beside the face graphs (s3pot.pipeline): windows are
+    counted, fd 2 goes quiet when the first opens and comes back when the last closes.
     """
-    if not first:
+    if not first or not _quiet_enter():
         yield
         return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
     try:
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        _quiet_leave()
+
+
+_QUIET_LOCK = threading.Lock()
+_quiet = {"depth": 0, "saved": -1}
+
+
+def _quiet_enter() -> bool:
+    with _QUIET_LOCK:
+        if _quiet["depth"] == 0:
+            try:
+                sys.stderr.flush()
+                saved = os.dup(2)
+            except (OSError, ValueError):
+                return False
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+            _quiet["saved"] = saved
+        _quiet["depth"] += 1
+        return True
+
+
+def _quiet_leave() -> None:
+    with _QUIET_LOCK:
+        _quiet["depth"] -= 1
+        if _quiet["depth"] == 0:
+            os.dup2(_quiet["saved"], 2)
+            os.close(_quiet["saved"])
+            _quiet["saved"] = -1
 
 
 class _ZoomedOut:
