@@ -22,9 +22,10 @@ import numpy as np
 from s3pot.faces.topology import BROW_UPPER, NOSE_BASE, NOSE_POINTS, parts
 from s3pot.parsing.base import CLASS_ID, FaceParser
 
-# The mesh-oval outline (``outline="mesh"``), calibrated against 68-point face outlines (jaw points 0-16 closed over brows lifted 70 %
-# of the way to the hairline) on the dev faces: the mesh's upper brow edge sits above the
-# 68-point brow line, and its oval runs inside the 68-point jaw.
+# The mesh-oval outline (``outline="mesh"``), calibrated against 68-point face outlines
+# (jaw points 0-16 closed over brows lifted 70 % of the way to the hairline) on the dev
+# faces: the mesh's upper brow edge sits above the 68-point brow line, and its oval runs
+# inside the 68-point jaw.
 FOREHEAD_RATIO = 0.8
 JAW_MARGIN = 0.05
 _SHIFT = 4  # sub-pixel polygon drawing (cv2 fixed point)
@@ -78,6 +79,13 @@ def face_outline(lm: np.ndarray, ratio: float = FOREHEAD_RATIO, jaw_margin: floa
 OUTLINES = ("68", "mesh")
 
 
+def check_outline(outline: str) -> str:
+    """``outline`` if it names a face outline, else a ValueError saying which exist."""
+    if outline not in OUTLINES:
+        raise ValueError(f"unknown face outline {outline!r} (use {' or '.join(OUTLINES)})")
+    return outline
+
+
 def face_polygon(lm: np.ndarray, outline: str = "68", forehead_ratio: float | None = None,
                  jaw_margin: float = JAW_MARGIN) -> np.ndarray:
     """Closed outline of the face region (image-left jaw end first), in ``lm``'s pixels.
@@ -91,10 +99,9 @@ def face_polygon(lm: np.ndarray, outline: str = "68", forehead_ratio: float | No
 
         lift = FOREHEAD_LIFT if forehead_ratio is None else forehead_ratio
         return outline_from_68(default_model().predict68(lm), lift)
-    if outline == "mesh":
-        ratio = FOREHEAD_RATIO if forehead_ratio is None else forehead_ratio
-        return face_outline(lm, ratio, jaw_margin)
-    raise ValueError(f"unknown face outline {outline!r} (use {' or '.join(OUTLINES)})")
+    check_outline(outline)
+    ratio = FOREHEAD_RATIO if forehead_ratio is None else forehead_ratio
+    return face_outline(lm, ratio, jaw_margin)
 
 
 def _fill(canvas: np.ndarray, poly: np.ndarray, value: int) -> None:
@@ -144,9 +151,7 @@ class LandmarkParser(FaceParser):
 
     def __init__(self, outline: str = "68", forehead_ratio: float | None = None,
                  jaw_margin: float = JAW_MARGIN) -> None:
-        if outline not in OUTLINES:
-            raise ValueError(f"unknown face outline {outline!r} (use {' or '.join(OUTLINES)})")
-        self.outline = outline
+        self.outline = check_outline(outline)
         self.forehead_ratio = forehead_ratio
         self.jaw_margin = jaw_margin
 
