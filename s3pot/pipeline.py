@@ -105,9 +105,9 @@ class S3potPredictor:
     @property
     def occluder_detector(self):
         """The occluder detector of ``config.occluders``, or None for ``"none"``."""
-        if self._occluders is None and self.config.occluders != "none":
-            from s3pot.occluders.base import build_occluder_detector
+        from s3pot.occluders.base import NONE, build_occluder_detector
 
+        if self._occluders is None and self.config.occluders != NONE:
             self._occluders = build_occluder_detector(self.config.occluders)
         return self._occluders
 

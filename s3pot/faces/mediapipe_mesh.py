@@ -50,7 +50,7 @@ LOW_CONFIDENCE = 0.2
 # Zoomed-out views tried in turn when the view itself shows no face: padding on each side,
 # as a fraction of the view's longer side. The half-side view was added for faces that
 # fill the frame under a large occluder (aligned crops, close-ups): held-out composites of
-# 20 aligned 512-px faces 54 -> 56 of 60 found, dev bench 298 -> 298; on 39 photos without
+# 20 aligned 512-px faces 54 -> 56 of 60 found, dev bench 298 -> 299; on 39 photos without
 # a face (scikit-image samples, noise, corners of real photos) it found none.
 PAD_FRACTIONS = (0.25, 0.5)
 
@@ -116,10 +116,8 @@ class MediapipeFaceMesh(FaceDetector):
         # and a face that fills the frame under a large occluder is seen at a size it
         # detects better.
         views = _ZoomedOut(small, int(1.5 * self.detect_max_side))
-        for i in range(len(PAD_FRACTIONS)):
-            if found:
-                break
-            found = views.run(self._run, i)
+        if not found:
+            found = views.first_found(self._run)
         found = [pts / scale for pts in found]  # photo pixels from here on
         covered = sum(float(np.prod(p.max(0) - p.min(0))) for p in found)
         if covered < SMALL_FACE_FRACTION * h * w:
@@ -128,11 +126,7 @@ class MediapipeFaceMesh(FaceDetector):
             # Last resort, after the detector's crops (which give better landmarks for
             # small faces): the mesh graph again with a lower detection threshold, on the
             # view and then on the zoomed-out views.
-            found = self._run(small, low=True)
-            for i in range(len(PAD_FRACTIONS)):
-                if found:
-                    break
-                found = views.run(self._run, i, low=True)
+            found = self._run(small, low=True) or views.first_found(self._run, low=True)
             found = [pts / scale for pts in found]
         faces = []
         for pts in found:
@@ -293,6 +287,14 @@ class _ZoomedOut:
         self.view = view
         self.max_side = max_side
         self._padded: dict[int, tuple[np.ndarray, int, float]] = {}
+
+    def first_found(self, run, low: bool = False) -> list[np.ndarray]:
+        """Landmarks ``run`` finds on the first zoomed-out view that shows a face."""
+        for i in range(len(PAD_FRACTIONS)):
+            found = self.run(run, i, low)
+            if found:
+                return found
+        return []
 
     def run(self, run, i: int, low: bool = False) -> list[np.ndarray]:
         """Landmarks found by ``run`` on padded view ``i``, in the view's pixels."""
