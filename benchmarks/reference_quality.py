@@ -55,6 +55,34 @@ def load_mask(path: Path) -> np.ndarray:
     return load_image(path)[..., 0] > 127
 
 
+def score_reference(ref, tr, img: np.ndarray, clean: np.ndarray, gt: np.ndarray,
+                    face_f: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Scores of one reference pasted into the photo frame; also the pasted photo and the
+    confidence in the photo frame (for the sheet)."""
+    size = ref.image.shape[0]
+    valid = tr.to_photo_mask(np.ones((size, size), np.float32), img.shape, soft=True)
+    fi = img.astype(np.float32)
+    fc = clean.astype(np.float32)
+    visible = face_f & ~gt
+    pasted = tr.to_photo_image(ref.image.astype(np.float32), img.shape)
+    vis = np.clip(valid, 0, 1)[..., None]
+    out = vis * pasted + (1 - vis) * fi
+    conf = tr.to_photo_mask(ref.confidence, img.shape, soft=True)
+    conf = np.where(valid > 0.5, conf / np.maximum(valid, 1e-6), 1.0)
+    rec: dict = {}
+    if gt.any():
+        rec["err_ref"] = float(np.abs(out - fc)[gt].mean(1).sum())
+        rec["err_in"] = float(np.abs(fi - fc)[gt].mean(1).sum())
+        rec["n_occ"] = int(gt.sum())
+        rec["auroc"] = auroc(1 - conf[face_f], gt[face_f])
+        rec["conf_occ"] = float(conf[gt].mean())
+    rec["fid"] = float(np.abs(out - fi)[visible].mean()) if visible.any() else float("nan")
+    rec["conf_vis"] = float(conf[visible].mean()) if visible.any() else float("nan")
+    rec["n_vis"] = int(visible.sum())
+    rec["n_low"] = int((conf[visible] < 0.5).sum())
+    return rec, out, conf
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bench", type=Path, default=DEFAULT_BENCH)
@@ -66,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="score only the first N photos")
     ap.add_argument("--sheet", type=Path, default=None, help="write a picture sheet here (PNG)")
     ap.add_argument("--sheet-per-family", type=int, default=2)
+    ap.add_argument("--restore", choices=("segmenter", "truth"), default=None,
+                    help="also score the reference regenerated knowing the occlusion "
+                         "(generator.restore: what `s3pot segment --save-reference` writes), "
+                         "under the offline segmenter's mask (no hand hints) or under the "
+                         "ground truth (the model's own limit; a diagnostic, not a method)")
     args = ap.parse_args(argv)
 
     from s3pot.faces.align import ffhq_quad, transform_from_quad
@@ -86,11 +119,18 @@ def main(argv: list[str] | None = None) -> int:
     kw: dict = {"model": args.model} if args.model else {}
     kw.update(parse_options(args.option))
     gen = build_generator(args.generator, **kw)
+    segmenter = None
+    if args.restore == "segmenter":
+        from s3pot.segmenters.offline import OfflineSegmenter
+        from s3pot.types import FaceResult
+
+        segmenter = OfflineSegmenter()
     det = MediapipeFaceMesh()
     warm = load_image(bench / "images" / f"{rows[0]['name']}.png")
     det.detect(warm)  # graph warm-up, not timed
 
     per: list[dict] = []
+    per_restored: list[dict] = []
     sheet_rows: dict[str, list[np.ndarray]] = {}
     missed = 0
     for row in rows:
@@ -118,26 +158,18 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         ref = gen.generate(aligned, lm, parsing)
         t_gen = time.perf_counter() - t0
-        valid = tr.to_photo_mask(np.ones((args.size, args.size), np.float32), img.shape, soft=True)
-        pasted = tr.to_photo_image(ref.image.astype(np.float32), img.shape)
-        vis = np.clip(valid, 0, 1)[..., None]
-        out = vis * pasted + (1 - vis) * img.astype(np.float32)
-        conf = tr.to_photo_mask(ref.confidence, img.shape, soft=True)
-        conf = np.where(valid > 0.5, conf / np.maximum(valid, 1e-6), 1.0)
-        fi = img.astype(np.float32)
-        fc = clean.astype(np.float32)
-        visible = face_f & ~gt
-        rec = {"name": name, "family": fam, "t_mesh": t_mesh, "t_gen": t_gen}
-        if gt.any():
-            rec["err_ref"] = float(np.abs(out - fc)[gt].mean(1).sum())
-            rec["err_in"] = float(np.abs(fi - fc)[gt].mean(1).sum())
-            rec["n_occ"] = int(gt.sum())
-            rec["auroc"] = auroc(1 - conf[face_f], gt[face_f])
-            rec["conf_occ"] = float(conf[gt].mean())
-        rec["fid"] = float(np.abs(out - fi)[visible].mean()) if visible.any() else float("nan")
-        rec["conf_vis"] = float(conf[visible].mean()) if visible.any() else float("nan")
-        rec["n_vis"] = int(visible.sum())
-        rec["n_low"] = int((conf[visible] < 0.5).sum())
+        rec, out, conf = score_reference(ref, tr, img, clean, gt, face_f)
+        rec.update(name=name, family=fam, t_mesh=t_mesh, t_gen=t_gen)
+        if args.restore:
+            if segmenter is not None:
+                fr = FaceResult(face=face, transform=tr, aligned=aligned, landmarks_aligned=lm,
+                                parsing=parsing, reference=ref.image, confidence=ref.confidence)
+                occ = segmenter.segment(fr).occlusion.astype(np.float32)
+            else:
+                occ = tr.warp_image(np.repeat(gt[..., None].astype(np.uint8) * 255, 3, 2))[..., 0] / 255.0
+            rec2 = score_reference(gen.restore(aligned, lm, parsing, occ.astype(np.float32)),
+                                   tr, img, clean, gt, face_f)[0]
+            per_restored.append({**rec2, "name": name, "family": fam})
         per.append(rec)
         if args.sheet and len(sheet_rows.get(fam, [])) < args.sheet_per_family:
             tiles = [img, np.clip(out + 0.5, 0, 255).astype(np.uint8), clean,
@@ -167,6 +199,12 @@ def main(argv: list[str] | None = None) -> int:
         print(table_line(fam, [r for r in per if r["family"] == fam]))
     print(table_line("occluded (all)", [r for r in per if r["family"] != "clean"]))
     print(table_line("clean (all)", [r for r in per if r["family"] == "clean"]))
+    if per_restored:
+        print(f"restored knowing the occlusion (generator.restore, mask: {args.restore}):")
+        for fam in fams:
+            print(table_line(fam, [r for r in per_restored if r["family"] == fam]))
+        print(table_line("occluded (all)", [r for r in per_restored if r["family"] != "clean"]))
+        print(table_line("clean (all)", [r for r in per_restored if r["family"] == "clean"]))
     tg = np.array([r["t_gen"] for r in per]) * 1e3
     tm = np.array([r["t_mesh"] for r in per]) * 1e3
     print(f"speed: generate median {np.median(tg):.2f} ms (p90 {np.percentile(tg, 90):.2f}), "

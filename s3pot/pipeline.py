@@ -169,6 +169,18 @@ class S3potPredictor:
         masks = photo_masks(self._faces, self._image.shape, self._image)
         return PhotoResult(image_shape=self._image.shape[:2], faces=self._faces, **masks)
 
+    def restore_references(self, result: PhotoResult) -> None:
+        """Regenerate each face's reference knowing its occlusion mask (in place): the
+        generator no longer has to guess what covers the face, so the de-occluded photo
+        (:func:`s3pot.paste.paste_references`) replaces exactly the occluded pixels. One
+        more generator call per face; the masks are unchanged."""
+        for fr in result.faces:
+            if fr.occlusion is None:
+                continue
+            ref = self.generator.restore(fr.aligned, fr.landmarks_aligned, fr.parsing,
+                                         fr.occlusion.astype(np.float32))
+            fr.reference, fr.confidence = ref.image, ref.confidence
+
     def segment(self, image: np.ndarray) -> PhotoResult:
         """``set_image`` then ``predict``."""
         self.set_image(image)

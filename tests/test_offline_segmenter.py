@@ -180,3 +180,31 @@ def test_colours_of_a_half_missed_occluder_are_not_learnt_as_face() -> None:
     assert llr_share[missed].mean() > 2.0
     assert llr_all[missed].mean() < llr_share[missed].mean() - 1.0
     assert llr_share[:16].mean() < -1.0  # the face stays face
+
+
+def test_restored_references_replace_the_occluded_pixels(predictor, occluded_astronaut):
+    """After segmentation, restore_references regenerates each face knowing its mask: the
+    masks stay as they were, and every occluded pixel of the de-occluded photo is the
+    model's face (not the input), while visible face far from the mask keeps the input."""
+    from s3pot.paste import paste_references
+
+    photo, alpha = occluded_astronaut
+    result = predictor.segment(photo)
+    face = result.faces[0]
+    occ_before = result.occlusion.copy()
+    before = face.reference.copy()
+    predictor.restore_references(result)
+    assert (result.occlusion == occ_before).all()
+    after = face.reference
+    core = cv2.erode(face.occlusion.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert core.sum() > 200
+    # Under the mask: no input pixel survives, and the confidence says so.
+    assert face.confidence[core].max() < 0.05
+    changed = np.abs(after.astype(int) - face.aligned).sum(2) > 6
+    assert changed[core].mean() > 0.9
+    # Visible face away from the mask: as the first reference had it.
+    far = face.visible & ~(cv2.dilate(face.occlusion.astype(np.uint8), np.ones((31, 31), np.uint8)) > 0)
+    assert far.sum() > 1000
+    assert np.abs(after.astype(float) - before)[far].mean() < 3.0
+    pasted = paste_references(photo, result.faces)
+    assert pasted.shape == photo.shape and pasted.dtype == np.uint8

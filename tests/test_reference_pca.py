@@ -323,3 +323,29 @@ def test_gain_and_start_options_are_validated() -> None:
         PCAReferenceGenerator(gain="mode")
     with pytest.raises(ValueError, match="unknown start"):
         PCAReferenceGenerator(start="mean")
+
+
+def test_restore_replaces_what_the_mask_says_even_where_the_fit_accepted_it(
+        gen: PCAReferenceGenerator, mean_face) -> None:
+    """An occluder close to the face's own colour passes the robust fit (confidence stays
+    high, the input is kept). Told the mask (after segmentation), the generator leaves it
+    out of the fit and replaces it with the model's face; outside the mask nothing moves."""
+    img, lm = mean_face
+    inner = _inner_face(lm, img.shape[0])
+    eye = lm[[33, 133]].mean(0)
+    patch = np.zeros(img.shape[:2], bool)
+    patch[int(eye[1]) + 12:int(eye[1]) + 52, int(eye[0]) - 20:int(eye[0]) + 20] = True
+    patch &= inner
+    occ = img.astype(float)
+    occ[patch] = occ[patch] * 1.12 + 6.0  # a slightly lighter, face-toned sticker
+    occ = np.clip(occ, 0, 255).astype(np.uint8)
+    parsing = np.zeros(img.shape[:2], np.uint8)
+    plain = gen.generate(occ, lm, parsing)
+    assert plain.confidence[patch].mean() > 0.5  # the fit alone takes it for face
+    restored = gen.restore(occ, lm, parsing, patch.astype(np.float32))
+    err_plain = np.abs(plain.image.astype(float) - img)[patch].mean()
+    err_restored = np.abs(restored.image.astype(float) - img)[patch].mean()
+    assert err_restored < 0.5 * err_plain
+    assert restored.confidence[patch].max() < 0.05
+    far = inner & ~(cv2.dilate(patch.astype(np.uint8), np.ones((25, 25), np.uint8)) > 0)
+    assert np.abs(restored.image.astype(float) - plain.image)[far].mean() < 2.0

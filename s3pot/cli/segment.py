@@ -185,6 +185,7 @@ def segment_job(args: argparse.Namespace):
         if args.save_visible:
             save_image(f"{stem}.visible.png", u8(result.visible))
         if args.save_reference:
+            predictor.restore_references(result)
             save_image(f"{stem}.reference.png", paste_references(image, result.faces))
         return len(result.faces)
 

@@ -27,6 +27,17 @@ class ReferenceGenerator(ABC):
     ) -> Reference:
         """``aligned`` (S,S,3) uint8; ``landmarks_aligned`` (478,2); ``parsing`` (S,S) uint8."""
 
+    def restore(
+        self, aligned: np.ndarray, landmarks_aligned: np.ndarray, parsing: np.ndarray,
+        occluded: np.ndarray,
+    ) -> Reference:
+        """The reference once the segmenter has said what covers the face: ``occluded``
+        (S,S) in [0,1], aligned frame. It is the de-occluded photo users save
+        (``s3pot segment --save-reference``). A backend that can use the mask (the PCA
+        fit leaves those pixels out and replaces them) overrides this; the default is the
+        plain :meth:`generate`, which already regenerates the whole face."""
+        return self.generate(aligned, landmarks_aligned, parsing)
+
 
 GENERATORS: Registry[ReferenceGenerator] = Registry(
     "generator",
