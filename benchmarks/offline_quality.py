@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="use every k-th image")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--reference-model", help="PCA reference model (default: the shipped one)")
+    ap.add_argument("--generator-set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="reference generator keyword arguments (e.g. prior=30)")
     args = ap.parse_args(argv)
     bench = Path(args.bench)
     if not (bench / "images").is_dir():
@@ -43,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit:
         names = names[:: args.limit]
     gen_kwargs = {"model": args.reference_model} if args.reference_model else {}
+    gen_kwargs.update(parse_options(args.generator_set))
     pred = S3potPredictor(PipelineConfig(align_size=args.size, generator_kwargs=gen_kwargs,
                                          backbone_kwargs=parse_options(args.set)))
     mesh = pred.detector._mesh  # the raw face-mesh call, timed as the baseline
