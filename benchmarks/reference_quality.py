@@ -167,12 +167,13 @@ def main(argv: list[str] | None = None) -> int:
                 occ = segmenter.segment(fr).occlusion.astype(np.float32)
             else:
                 occ = tr.warp_image(np.repeat(gt[..., None].astype(np.uint8) * 255, 3, 2))[..., 0] / 255.0
-            rec2 = score_reference(gen.restore(aligned, lm, parsing, occ.astype(np.float32)),
-                                   tr, img, clean, gt, face_f)[0]
+            rec2, out_restored, _ = score_reference(
+                gen.restore(aligned, lm, parsing, occ.astype(np.float32)), tr, img, clean, gt, face_f)
             per_restored.append({**rec2, "name": name, "family": fam})
         per.append(rec)
         if args.sheet and len(sheet_rows.get(fam, [])) < args.sheet_per_family:
-            tiles = [img, np.clip(out + 0.5, 0, 255).astype(np.uint8), clean,
+            extra = [np.clip(out_restored + 0.5, 0, 255).astype(np.uint8)] if args.restore else []
+            tiles = [img, np.clip(out + 0.5, 0, 255).astype(np.uint8), *extra, clean,
                      np.repeat((np.clip(conf, 0, 1) * 255).astype(np.uint8)[..., None], 3, 2)]
             h = 160
             tiles = [cv2.resize(t, (round(t.shape[1] * h / t.shape[0]), h)) for t in tiles]
@@ -220,7 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         w = max(b.shape[1] for b in blocks)
         blocks = [np.pad(b, ((0, 4), (0, w - b.shape[1]), (0, 0)), constant_values=255) for b in blocks]
         save_image(args.sheet, np.vstack(blocks))
-        print(f"sheet (input | reference | clean | confidence): {args.sheet}")
+        cols = "input | reference | restored | clean | confidence" if args.restore else \
+            "input | reference | clean | confidence"
+        print(f"sheet ({cols}): {args.sheet}")
     det.close()
     return 0
 
