@@ -349,3 +349,22 @@ def test_restore_replaces_what_the_mask_says_even_where_the_fit_accepted_it(
     assert restored.confidence[patch].max() < 0.05
     far = inner & ~(cv2.dilate(patch.astype(np.uint8), np.ones((25, 25), np.uint8)) > 0)
     assert np.abs(restored.image.astype(float) - plain.image)[far].mean() < 2.0
+
+
+def test_restore_in_fills_known_occlusion_beyond_the_model(gen: PCAReferenceGenerator, mean_face) -> None:
+    """A mask reaching past the model's support (the top of the forehead, past the jaw):
+    those pixels are in-filled from around them, never left black (the texture remap has
+    nothing there) nor left as the occluder."""
+    img, lm = mean_face
+    size = img.shape[0]
+    occ = img.copy()
+    band = np.zeros(img.shape[:2], bool)
+    top = int(lm[:, 1].min())
+    band[max(top - 30, 0):top + 25, :] = True  # across the forehead and the frame beyond it
+    occ[band] = (30, 160, 230)
+    restored = gen.restore(occ, lm, np.zeros((size, size), np.uint8), band.astype(np.float32))
+    out = restored.image.astype(int)
+    assert (out[band].sum(1) < 30).sum() == 0  # no black holes
+    blue = (out[..., 2] - out[..., 0] > 120) & band
+    assert blue.sum() < 0.01 * band.sum()  # the occluder's colour is gone everywhere
+    assert restored.confidence[band].max() < 0.05

@@ -407,7 +407,7 @@ class PCAReferenceGenerator(ReferenceGenerator):
         corr *= np.clip(den / 0.3, 0.0, 1.0)[..., None]
         yg = ((yg + corr) @ self.colour_inv) / gain
         # Extend the model texture past the support (bilinear remap reads neighbours).
-        yg, _ = _ext(yg, sup)
+        yg, has_model = _ext(yg, sup)
         conf_eff = 1.0 - (1.0 - conf) * self.taper
         stack = np.concatenate([yg, conf_eff[..., None]], axis=2)
         mx, my, box = fr.inverse_maps(verts, size)
@@ -419,12 +419,20 @@ class PCAReferenceGenerator(ReferenceGenerator):
                              borderValue=(0.0, 0.0, 0.0, 1.0))
             cf = np.clip(back[..., 3:], 0.0, 1.0)
             if occluded is not None:
-                cf = np.minimum(cf, 1.0 - np.clip(np.asarray(occluded, np.float32)[y0:y1, x0:x1, None], 0.0, 1.0))
+                # Known occlusion: the model's face replaces the input wherever the model
+                # has a texture (outside it, the remap reads black: left to the in-fill).
+                model_ok = cv2.remap(has_model, mx, my, cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0.0) > 0.99
+                occ_box = np.clip(np.asarray(occluded, np.float32)[y0:y1, x0:x1], 0.0, 1.0)
+                cf = np.minimum(cf, np.where(model_ok, 1.0 - occ_box, 1.0)[..., None])
             src = aligned[y0:y1, x0:x1].astype(np.float32)
             keep = cf if self.blend else (cf >= 1.0).astype(np.float32)
             ref = src + (1.0 - keep) * (back[..., :3] - src)
             image[y0:y1, x0:x1] = np.clip(ref + 0.5, 0, 255).astype(np.uint8)
             confidence[y0:y1, x0:x1] = cf[..., 0]
+        if occluded is not None:
+            image, confidence = _fill_beyond_model(image, confidence, occluded, box,
+                                                   None if box is None else model_ok)
         return Reference(image=image, confidence=confidence)
 
 
@@ -433,11 +441,29 @@ class PCAReferenceGenerator(ReferenceGenerator):
         """:meth:`generate` told the segmenter's occlusion (see the ``occluded`` argument),
         under the stronger ``restore_prior``. Measured by ``benchmarks/reference_quality.py
         --restore segmenter`` on the dev bench: restoration 0.540 (generator alone) -> 0.505
-        (refit under the offline segmenter's mask, prior 1) -> 0.460 (prior 30; 0.395 under
+        (refit under the offline segmenter's mask, prior 1) -> 0.459 (prior 30; 0.378 under
         the ground-truth mask, the model's own limit); on 60 composites of 20 unseen faces
         (``s3pot synth ... -n 60 --seed 3``) 0.609 -> 0.606 -> 0.580."""
         return self.generate(aligned, landmarks_aligned, parsing, occluded=occluded,
                              _ridge=self.restore_ridge)
+
+
+def _fill_beyond_model(image: np.ndarray, confidence: np.ndarray, occluded: np.ndarray,
+                       box: tuple[int, int, int, int] | None, model_ok: np.ndarray | None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Known-occluded pixels the model has no texture for (past its support: the top of a
+    tall forehead, a jaw beyond the mesh) are in-filled from around them (OpenCV's Telea
+    inpainting) instead of keeping the occluder."""
+    holes = np.asarray(occluded) > 0.5
+    if box is not None:
+        x0, y0, x1, y1 = box
+        holes[y0:y1, x0:x1] &= ~model_ok
+    if not holes.any():
+        return image, confidence
+    filled = cv2.inpaint(image, holes.astype(np.uint8), 5, cv2.INPAINT_TELEA)
+    confidence = confidence.copy()
+    confidence[holes] = 0.0
+    return filled, confidence
 
 
 def _ext(img: np.ndarray, sup: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
