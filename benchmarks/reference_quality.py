@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     from s3pot.faces.mediapipe_mesh import MediapipeFaceMesh
     from s3pot.image_io import load_image, save_image
     from s3pot.parsing.landmarks import parse_landmarks
-    from s3pot.reference.base import build_generator
+    from s3pot.reference.base import build_generator, restoration_mask
 
     bench = args.bench
     if not (bench / "families.csv").exists():
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             if segmenter is not None:
                 fr = FaceResult(face=face, transform=tr, aligned=aligned, landmarks_aligned=lm,
                                 parsing=parsing, reference=ref.image, confidence=ref.confidence)
-                occ = segmenter.segment(fr).occlusion.astype(np.float32)
+                occ = restoration_mask(segmenter.segment(fr).occlusion)  # as the pipeline does
             else:
                 occ = tr.warp_image(np.repeat(gt[..., None].astype(np.uint8) * 255, 3, 2))[..., 0] / 255.0
             rec2, out_restored, _ = score_reference(

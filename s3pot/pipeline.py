@@ -173,12 +173,15 @@ class S3potPredictor:
         """Regenerate each face's reference knowing its occlusion mask (in place): the
         generator no longer has to guess what covers the face, so the de-occluded photo
         (:func:`s3pot.paste.paste_references`) replaces exactly the occluded pixels. One
-        more generator call per face; the masks are unchanged."""
+        more generator call per face; the masks are unchanged. The masks are grown by a
+        small margin first (:func:`s3pot.reference.base.restoration_mask`)."""
+        from s3pot.reference.base import restoration_mask
+
         for fr in result.faces:
             if fr.occlusion is None:
                 continue
             ref = self.generator.restore(fr.aligned, fr.landmarks_aligned, fr.parsing,
-                                         fr.occlusion.astype(np.float32))
+                                         restoration_mask(fr.occlusion))
             fr.reference, fr.confidence = ref.image, ref.confidence
 
     def segment(self, image: np.ndarray) -> PhotoResult:

@@ -368,3 +368,15 @@ def test_restore_in_fills_known_occlusion_beyond_the_model(gen: PCAReferenceGene
     blue = (out[..., 2] - out[..., 0] > 120) & band
     assert blue.sum() < 0.01 * band.sum()  # the occluder's colour is gone everywhere
     assert restored.confidence[band].max() < 0.05
+
+
+def test_restoration_mask_grows_the_occlusion_by_its_margin() -> None:
+    from s3pot.reference.base import restoration_mask
+
+    occ = np.zeros((256, 256), bool)
+    occ[100:120, 50:200] = True
+    grown = restoration_mask(occ, margin=4 / 256)
+    assert grown.dtype == np.float32 and grown[occ].min() == 1.0
+    assert grown[95:125, 50:200].all() and not grown[94].any() and not grown[126].any()
+    assert grown[110, 46:204].all() and grown[110, 45] == 0 and grown[110, 204] == 0
+    assert not restoration_mask(np.zeros((256, 256), bool)).any()

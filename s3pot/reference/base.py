@@ -39,6 +39,26 @@ class ReferenceGenerator(ABC):
         return self.generate(aligned, landmarks_aligned, parsing)
 
 
+# Margin added around a segmentation before a reference is restored under it, as a fraction
+# of the aligned crop's side (4 px at 256): mask borders are never exact and the occluder's
+# rim would stay as a halo. Dev bench restoration under the offline segmenter's masks
+# (benchmarks/reference_quality.py --restore segmenter): no margin 0.459, 2 px 0.455, 4 px
+# 0.450, 8 px 0.447 (visible-face error 5.2 -> 5.4 -> 5.6 -> 6.1 grey levels).
+RESTORE_MARGIN = 0.016
+
+
+def restoration_mask(occlusion: np.ndarray, margin: float = RESTORE_MARGIN) -> np.ndarray:
+    """The mask a reference is restored under: ``occlusion`` (S, S) grown by ``margin``
+    of S, as float32 in {0, 1}."""
+    import cv2
+
+    m = np.asarray(occlusion).astype(np.uint8)
+    r = int(round(margin * m.shape[0]))
+    if r > 0 and m.any():
+        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    return m.astype(np.float32)
+
+
 GENERATORS: Registry[ReferenceGenerator] = Registry(
     "generator",
     {

@@ -441,7 +441,7 @@ class PCAReferenceGenerator(ReferenceGenerator):
         """:meth:`generate` told the segmenter's occlusion (see the ``occluded`` argument),
         under the stronger ``restore_prior``. Measured by ``benchmarks/reference_quality.py
         --restore segmenter`` on the dev bench: restoration 0.540 (generator alone) -> 0.505
-        (refit under the offline segmenter's mask, prior 1) -> 0.459 (prior 30; 0.378 under
+        (refit under the offline segmenter's mask, prior 1) -> 0.459 (prior 30; 0.450 with the pipeline's mask margin; 0.378 under
         the ground-truth mask, the model's own limit); on 60 composites of 20 unseen faces
         (``s3pot synth ... -n 60 --seed 3``) 0.609 -> 0.606 -> 0.580."""
         return self.generate(aligned, landmarks_aligned, parsing, occluded=occluded,
