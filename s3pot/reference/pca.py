@@ -354,12 +354,28 @@ class PCAReferenceGenerator(ReferenceGenerator):
         return out
 
     def generate(self, aligned: np.ndarray, landmarks_aligned: np.ndarray,
-                 parsing: np.ndarray | None = None, occluded: np.ndarray | None = None,
-                 _ridge: np.ndarray | None = None) -> Reference:
-        """See the module docstring. ``occluded`` (S, S) in [0, 1], optional: where the
-        face is known to be covered (a segmentation of this face). Those pixels neither
-        vote in the fit (a block's weight is capped at 1 - 2 x its occluded share) nor
-        keep their input: the model's face replaces them."""
+                 parsing: np.ndarray | None = None) -> Reference:
+        """The reference and its confidence (see the module docstring)."""
+        return self._reference(aligned, landmarks_aligned)
+
+    def restore(self, aligned: np.ndarray, landmarks_aligned: np.ndarray, parsing: np.ndarray,
+                occluded: np.ndarray) -> Reference:
+        """The reference once the segmenter has said what covers the face: ``occluded``
+        (S, S) in [0, 1]. Those pixels do not vote in the fit (a block's weight is capped
+        at 1 - 2 x its occluded share), the fit runs under the stronger ``restore_prior``,
+        and the model's face replaces every masked pixel (in-filled past the model's
+        support). Measured by ``benchmarks/reference_quality.py --restore segmenter`` on
+        the dev bench: restoration 0.540 (generator alone) -> 0.505 (refit under the
+        offline segmenter's mask, prior 1) -> 0.459 (prior 30) -> 0.450 (with the
+        pipeline's mask margin); 0.378 under the ground-truth mask, the model's own limit.
+        On 60 composites of 20 unseen faces (``s3pot synth ... -n 60 --seed 3``) 0.609 ->
+        0.606 -> 0.580 (prior 1, prior 30)."""
+        return self._reference(aligned, landmarks_aligned, occluded, self.restore_ridge)
+
+    def _reference(self, aligned: np.ndarray, landmarks_aligned: np.ndarray,
+                   occluded: np.ndarray | None = None, ridge: np.ndarray | None = None
+                   ) -> Reference:
+        """:meth:`generate` (no ``occluded``, the model's prior) and :meth:`restore`."""
         size = aligned.shape[0]
         fr = self.frame
         work = cv2.resize(aligned, (self.work_size, self.work_size),
@@ -386,7 +402,7 @@ class PCAReferenceGenerator(ReferenceGenerator):
             occ_t = np.clip(fr.sample(occ_w, (verts + 0.5) * f - 0.5)[:, 0], 0.0, 1.0)
             share = np.bincount(self.block_of, occ_t, minlength=len(self.block_count)) / self.block_count
             wmax = np.clip(1.0 - 2.0 * share, 0.0, 1.0)
-        y, wblock, g, light = self.fit_texture(x, start_weights=w0, max_weights=wmax, ridge=_ridge)
+        y, wblock, g, light = self.fit_texture(x, start_weights=w0, max_weights=wmax, ridge=ridge)
         # Per-texel confidence: the texel's own residual against the clean-face scale
         # (sharp edges), combined with the block weights of the fit (a whole region the
         # fit rejected is occluded even where a texel happens to match).
@@ -434,18 +450,6 @@ class PCAReferenceGenerator(ReferenceGenerator):
             image, confidence = _fill_beyond_model(image, confidence, occluded, box,
                                                    None if box is None else model_ok)
         return Reference(image=image, confidence=confidence)
-
-
-    def restore(self, aligned: np.ndarray, landmarks_aligned: np.ndarray, parsing: np.ndarray,
-                occluded: np.ndarray) -> Reference:
-        """:meth:`generate` told the segmenter's occlusion (see the ``occluded`` argument),
-        under the stronger ``restore_prior``. Measured by ``benchmarks/reference_quality.py
-        --restore segmenter`` on the dev bench: restoration 0.540 (generator alone) -> 0.505
-        (refit under the offline segmenter's mask, prior 1) -> 0.459 (prior 30; 0.450 with the pipeline's mask margin; 0.378 under
-        the ground-truth mask, the model's own limit); on 60 composites of 20 unseen faces
-        (``s3pot synth ... -n 60 --seed 3``) 0.609 -> 0.606 -> 0.580."""
-        return self.generate(aligned, landmarks_aligned, parsing, occluded=occluded,
-                             _ridge=self.restore_ridge)
 
 
 def _fill_beyond_model(image: np.ndarray, confidence: np.ndarray, occluded: np.ndarray,
