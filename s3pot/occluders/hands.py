@@ -68,7 +68,6 @@ class MediapipeHands(OccluderDetector):
                  max_hands: int = 4) -> None:
         import mediapipe as mp
 
-        self.presence = presence
         self._graph = open_graph(lambda: mp.solutions.hands.Hands(
             static_image_mode=True, max_num_hands=max_hands, model_complexity=0,
             min_detection_confidence=min_confidence, min_tracking_confidence=presence))

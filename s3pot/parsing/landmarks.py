@@ -31,23 +31,35 @@ JAW_MARGIN = 0.05
 _SHIFT = 4  # sub-pixel polygon drawing (cv2 fixed point)
 
 
-def face_axes(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unit vectors (right, up) of the face from the eye line."""
-    p = parts()
-    right = lm[p["eye_right"]].mean(0) - lm[p["eye_left"]].mean(0)
+def eye_axes(eye_left: np.ndarray, eye_right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors (right, up) of a face from the points of its image-left and -right eyes."""
+    right = np.asarray(eye_right, np.float64).mean(0) - np.asarray(eye_left, np.float64).mean(0)
     right /= np.linalg.norm(right) + 1e-9
     up = np.array([right[1], -right[0]])  # image y grows downwards
     return right, up
 
 
-def forehead_curve(lm: np.ndarray, ratio: float = FOREHEAD_RATIO) -> np.ndarray:
-    """Hairline curve above the brows, image-left to image-right."""
-    right, up = face_axes(lm)
-    brows = lm[list(BROW_UPPER)]
-    h = ratio * np.linalg.norm(brows.mean(0) - lm[NOSE_BASE])
+def face_axes(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors (right, up) of the face from the mesh's eye line."""
+    p = parts()
+    return eye_axes(lm[p["eye_left"]], lm[p["eye_right"]])
+
+
+def lift_brows(brows: np.ndarray, nose_base: np.ndarray, right: np.ndarray, up: np.ndarray,
+               ratio: float) -> np.ndarray:
+    """The brow points lifted along ``up`` by ``H * (1 - 0.45 t^2)``, t in [-1, 1] across
+    the brows, ``H = ratio * |mean(brows) - nose_base|``: the forehead curve of both face
+    outlines (the mesh's and the 68-point one), in the order ``brows`` come in."""
+    h = ratio * np.linalg.norm(brows.mean(0) - nose_base)
     s = (brows - brows.mean(0)) @ right
     t = np.clip(s / (np.abs(s).max() + 1e-9), -1, 1)
     return brows + np.outer(h * (1 - 0.45 * t**2), up)
+
+
+def forehead_curve(lm: np.ndarray, ratio: float = FOREHEAD_RATIO) -> np.ndarray:
+    """Hairline curve above the brows, image-left to image-right."""
+    right, up = face_axes(lm)
+    return lift_brows(lm[list(BROW_UPPER)], lm[NOSE_BASE], right, up, ratio)
 
 
 def face_outline(lm: np.ndarray, ratio: float = FOREHEAD_RATIO, jaw_margin: float = 0.0) -> np.ndarray:

@@ -131,15 +131,11 @@ def default_model() -> OutlineModel:
 
 def outline_from_68(pts: np.ndarray, lift: float = FOREHEAD_LIFT) -> np.ndarray:
     """Closed face outline from 68 points: jaw 0-16, then the brows lifted to the forehead."""
+    from s3pot.parsing.landmarks import eye_axes, lift_brows
+
     pts = np.asarray(pts, np.float64)
-    right = pts[EYE_RIGHT_68].mean(0) - pts[EYE_LEFT_68].mean(0)
-    right /= np.linalg.norm(right) + 1e-9
-    up = np.array([right[1], -right[0]])  # image y grows downwards
-    brows = pts[BROWS_RTL]
-    h = lift * np.linalg.norm(brows.mean(0) - pts[NOSE_BASE_68])
-    s = (brows - brows.mean(0)) @ right
-    t = np.clip(s / (np.abs(s).max() + 1e-9), -1, 1)
-    return np.vstack([pts[JAW], brows + np.outer(h * (1 - 0.45 * t**2), up)])
+    right, up = eye_axes(pts[EYE_LEFT_68], pts[EYE_RIGHT_68])
+    return np.vstack([pts[JAW], lift_brows(pts[BROWS_RTL], pts[NOSE_BASE_68], right, up, lift)])
 
 
 def fit_outline(meshes: np.ndarray, annotations: np.ndarray, alpha: float = 100.0,

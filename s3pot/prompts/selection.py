@@ -47,12 +47,11 @@ class PromptSet:
         a hand the reference explains as skin is still a hand."""
         if occluded is None:
             return self
-        under = occluded.reshape(-1).bool().to(self.positive.device)
-        if not under[self.positive].any():
+        moved = occluded.reshape(-1).bool().to(self.positive.device)[self.positive]
+        if not moved.any():
             return self
-        moved = self.positive[under[self.positive]]
-        negative = torch.cat([self.negative, moved]).sort().values
-        return PromptSet(self.positive[~under[self.positive]], negative, self.match_ref,
+        negative = torch.cat([self.negative, self.positive[moved]]).sort().values
+        return PromptSet(self.positive[~moved], negative, self.match_ref,
                          self.match_raw, self.match_sim, self.grid_hw)
 
 

@@ -376,6 +376,8 @@ class PCAReferenceGenerator(ReferenceGenerator):
                    occluded: np.ndarray | None = None, ridge: np.ndarray | None = None
                    ) -> Reference:
         """:meth:`generate` (no ``occluded``, the model's prior) and :meth:`restore`."""
+        if occluded is not None:
+            occluded = np.clip(np.asarray(occluded, np.float32), 0.0, 1.0)
         size = aligned.shape[0]
         fr = self.frame
         work = cv2.resize(aligned, (self.work_size, self.work_size),
@@ -397,7 +399,7 @@ class PCAReferenceGenerator(ReferenceGenerator):
         x = x @ self.colour
         wmax = occ_t = None
         if occluded is not None:
-            occ_w = cv2.resize(np.asarray(occluded, np.float32), (self.work_size, self.work_size),
+            occ_w = cv2.resize(occluded, (self.work_size, self.work_size),
                                interpolation=cv2.INTER_AREA)
             occ_t = np.clip(fr.sample(occ_w, (verts + 0.5) * f - 0.5)[:, 0], 0.0, 1.0)
             share = np.bincount(self.block_of, occ_t, minlength=len(self.block_count)) / self.block_count
@@ -439,7 +441,7 @@ class PCAReferenceGenerator(ReferenceGenerator):
                 # has a texture (outside it, the remap reads black: left to the in-fill).
                 model_ok = cv2.remap(has_model, mx, my, cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_CONSTANT, borderValue=0.0) > 0.99
-                occ_box = np.clip(np.asarray(occluded, np.float32)[y0:y1, x0:x1], 0.0, 1.0)
+                occ_box = occluded[y0:y1, x0:x1]
                 cf = np.minimum(cf, np.where(model_ok, 1.0 - occ_box, 1.0)[..., None])
             src = aligned[y0:y1, x0:x1].astype(np.float32)
             keep = cf if self.blend else (cf >= 1.0).astype(np.float32)
@@ -458,7 +460,7 @@ def _fill_beyond_model(image: np.ndarray, confidence: np.ndarray, occluded: np.n
     """Known-occluded pixels the model has no texture for (past its support: the top of a
     tall forehead, a jaw beyond the mesh) are in-filled from around them (OpenCV's Telea
     inpainting) instead of keeping the occluder."""
-    holes = np.asarray(occluded) > 0.5
+    holes = occluded > 0.5
     if box is not None:
         x0, y0, x1, y1 = box
         holes[y0:y1, x0:x1] &= ~model_ok
