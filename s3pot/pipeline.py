@@ -26,6 +26,7 @@ import numpy as np
 from s3pot.faces.align import ALIGN_SIZES, ffhq_quad, transform_from_quad
 from s3pot.faces.base import FaceDetector, alignment_points
 from s3pot.paste import photo_masks
+from s3pot.threads import single_blas_thread
 from s3pot.types import FaceResult, PhotoResult
 
 
@@ -128,6 +129,17 @@ class S3potPredictor:
         ``image``."""
         image = _check_rgb(image)
         pending = self._start_occluders(image) if reference else None
+        with single_blas_thread():  # small solves beside the hand graph (s3pot.threads)
+            results = self._face_stages(image, reference)
+        if pending is not None:
+            from s3pot.occluders.base import occluder_hint
+
+            occluders = pending.result()
+            for fr in results:
+                fr.occluder_hint = occluder_hint(self.occluder_detector, occluders, fr)
+        return results
+
+    def _face_stages(self, image: np.ndarray, reference: bool) -> list[FaceResult]:
         results = []
         for face in self.detector.detect(image):
             quad = ffhq_quad(*alignment_points(face.landmarks))
@@ -141,12 +153,6 @@ class S3potPredictor:
                 ref = self.generator.generate(aligned, lm, parsing)
                 fr.reference, fr.confidence = ref.image, ref.confidence
             results.append(fr)
-        if pending is not None:
-            from s3pot.occluders.base import occluder_hint
-
-            occluders = pending.result()
-            for fr in results:
-                fr.occluder_hint = occluder_hint(self.occluder_detector, occluders, fr)
         return results
 
     def set_image(self, image: np.ndarray) -> None:
@@ -158,6 +164,10 @@ class S3potPredictor:
         """Segment every face of the image given to :meth:`set_image`."""
         if self._image is None:
             raise RuntimeError("call set_image() before predict()")
+        with single_blas_thread():
+            return self._predict()
+
+    def _predict(self) -> PhotoResult:
         for fr in self._faces:
             out = self.segmenter.segment(fr)
             valid = fr.extras.get("valid")

@@ -13,12 +13,10 @@ tuned on the dev benchmark (recorded in OfflineParams) and are documented as suc
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
 
 from s3pot.backbone.offline import OfflineEncoder
 from s3pot.decode.colour import colour_llr
@@ -28,6 +26,7 @@ from s3pot.prompts.contrast import initial_prompt, token_contrast, token_mask_at
 from s3pot.prompts.selection import select_prompts
 from s3pot.segmenters.base import SegmentationOutput, Segmenter, output_from_visible
 from s3pot.segmenters.evidence import CONF_STEP, EvidencePrior, pixel_evidence
+from s3pot.threads import single_torch_thread
 from s3pot.types import FaceResult
 
 
@@ -115,7 +114,7 @@ class OfflineSegmenter(Segmenter):
         if face.occluder_hint is not None and p.w_hint > 0:
             hint = cv2.resize(face.occluder_hint.astype(np.float32), (ws, ws),
                               interpolation=cv2.INTER_AREA)
-        with _single_thread():  # grids of a few hundred tokens: threads only add overhead
+        with single_torch_thread():  # grids of a few hundred tokens: threads only add overhead
             contrast = token_contrast(e[:1], e[1:], tmask)
             p0 = int(initial_prompt(contrast)[0])
             prompts = select_prompts(f[:1], f[1:], tmask)[0]
@@ -199,17 +198,6 @@ def _screened_prompt_field(prompts, p0: int, evidence: np.ndarray, grid: int) ->
     field[p0] = 0.0  # the surest visible token
     h, w = evidence.shape
     return cv2.resize(field.reshape(grid, grid), (w, h), interpolation=cv2.INTER_LINEAR)
-
-
-@contextlib.contextmanager
-def _single_thread():
-    """Run tiny torch ops on one thread (5-10x faster than a contended thread pool)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _above(evidence: np.ndarray, level: np.ndarray) -> np.ndarray:
