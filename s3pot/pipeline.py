@@ -115,7 +115,10 @@ class S3potPredictor:
     def _start_occluders(self, image: np.ndarray) -> Future | None:
         """Run the occluder detector on a second thread: its native graph releases the GIL
         and overlaps the face stages. Measured on the dev bench: the offline pipeline at
-        4.2x a face-mesh call becomes 6.2x with the hand graph run in turn, 5.0x beside it."""
+        4.2x a face-mesh call becomes 6.2x with the hand graph run in turn, 5.0x beside it.
+        Starting it only once the face mesh has found faces (the mesh then runs alone)
+        measured worse: ratio 5.76 / 5.88 / 5.98 -> 6.44 / 6.01 / 6.11 (alternating runs of
+        ``benchmarks/offline_quality.py --limit 2``)."""
         detector = self.occluder_detector
         if detector is None:
             return None
