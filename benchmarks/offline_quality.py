@@ -54,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     import mediapipe as mp
 
     plain = mp.solutions.face_mesh.FaceMesh(static_image_mode=True)
-    pred.segment(load_image(bench / "images" / f"{names[0]}.png"))  # warm up every stage
-    plain.process(load_image(bench / "images" / f"{names[0]}.png"))
+    first = load_image(bench / "images" / f"{names[0]}.png")
+    pred.segment(first)  # warm up every stage
+    plain.process(first)
     scores, by_family, t_pipe, t_mesh, t_plain, missed = [], {}, [], [], [], 0
     for name in names:
         image = load_image(bench / "images" / f"{name}.png")

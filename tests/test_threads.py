@@ -1,5 +1,7 @@
 """The face stages run numpy's BLAS and torch on one thread, and give the pools back."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -10,8 +12,6 @@ from s3pot.threads import single_blas_thread, single_torch_thread
 
 def _blas_threads() -> list[int]:
     """Threads of numpy's own BLAS (other libraries may load theirs later)."""
-    import os
-
     numpy_dir = os.path.dirname(os.path.dirname(np.__file__))
     return [lib["num_threads"] for lib in threadpool_info()
             if lib["user_api"] == "blas" and lib["filepath"].startswith(os.path.join(numpy_dir, "numpy"))]
@@ -29,19 +29,23 @@ def test_single_blas_thread_limits_and_restores():
 
 
 def test_single_torch_thread_restores_after_error():
+    original = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        with single_torch_thread():
-            assert torch.get_num_threads() == 1
-            raise RuntimeError("boom")
-    except RuntimeError:
-        pass
-    assert torch.get_num_threads() == 2
+        try:
+            with single_torch_thread():
+                assert torch.get_num_threads() == 1
+                raise RuntimeError("boom")
+        except RuntimeError:
+            pass
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(original)  # leave the session's pool as it was
 
 
 def test_pipeline_face_stages_run_on_one_blas_thread(astronaut, detector):
     """prepare() runs the generator with numpy's BLAS limited (seen from inside the stage),
-    and predict() the segmenter; both give the pool back."""
+    and the whole segment() call gives the pool back."""
     from s3pot.pipeline import PipelineConfig, S3potPredictor
     from s3pot.reference.pca import PCAReferenceGenerator
 
