@@ -6,7 +6,8 @@ Prints occluder IoU (pooled), mean per-image IoU, clean false-positive rate (fra
 face region flagged on clean images), IoU per occluder family, and the median end-to-end
 time per photo (detection to pasted-back mask) as a ratio to mediapipe's face-mesh call on
 the same photos in the same run, plus peak memory. ``--set`` overrides OfflineParams fields
-(for tuning; record what you change). ``--limit N`` uses every k-th image for quick checks.
+(for tuning; record what you change). ``--limit N`` uses every k-th image for quick checks;
+``--scale S`` enlarges every photo and its masks (the same composites at a user's photo size).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 from options import parse_options
 
@@ -32,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
     ap.add_argument("--limit", type=int, default=0, help="use every k-th image")
     ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="enlarge every photo (bicubic) and its masks by this factor: the bench's "
+                         "frames are ~200 px, users' photos are megapixels")
     ap.add_argument("--reference-model", help="PCA reference model (default: the shipped one)")
     ap.add_argument("--generator-set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="reference generator keyword arguments (e.g. prior=30)")
@@ -54,14 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     import mediapipe as mp
 
     plain = mp.solutions.face_mesh.FaceMesh(static_image_mode=True)
-    first = load_image(bench / "images" / f"{names[0]}.png")
+    first = _scaled(load_image(bench / "images" / f"{names[0]}.png"), args.scale)
     pred.segment(first)  # warm up every stage
     plain.process(first)
     scores, by_family, t_pipe, t_mesh, t_plain, missed = [], {}, [], [], [], 0
     for name in names:
-        image = load_image(bench / "images" / f"{name}.png")
-        gt = load_image(bench / "masks" / f"{name}.png")[..., 0] > 127
-        face = load_image(bench / "face" / f"{name}.png")[..., 0] > 127
+        image = _scaled(load_image(bench / "images" / f"{name}.png"), args.scale)
+        gt = _scaled(load_image(bench / "masks" / f"{name}.png")[..., 0], args.scale) > 127
+        face = _scaled(load_image(bench / "face" / f"{name}.png")[..., 0], args.scale) > 127
         t0 = time.perf_counter()
         mesh.process(image)
         t1 = time.perf_counter()
@@ -92,6 +97,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  against FaceMesh() with default options ({med_d * 1e3:.1f} ms): ratio {med_p / med_d:.2f}")
     print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     return 0
+
+
+def _scaled(image: np.ndarray, scale: float) -> np.ndarray:
+    """``image`` enlarged by ``scale``: bicubic for photos, bilinear for masks (thresholded
+    by the caller, so a mask's edge stays where it was drawn)."""
+    if scale == 1.0:
+        return image
+    flags = cv2.INTER_CUBIC if image.ndim == 3 else cv2.INTER_LINEAR
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=flags)
 
 
 if __name__ == "__main__":

