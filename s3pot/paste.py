@@ -32,9 +32,10 @@ REFINE_CUT = 0.45  # threshold of the refined map (0.5 unrefined); dev bench: 0.
 # Larger face boxes are refined on a shrunk copy (twice the aligned crop's 256 px; the
 # decoder works at 128) and the refined soft map upsampled before the threshold. The
 # filter's linear fit is made at no more than REFINE_FIT_SIDE and applied at the copy's
-# resolution (s3pot.decode.edges.guided_filter). On the 60 held-out composites scaled
-# 2.5x (1280-px photos, faces ~1000 px; /tmp/dev/hq2.py in the closing note of issue 4):
-# refine 92 ms -> 21 ms per face, occluder IoU 0.4249 -> 0.4251 (was 1024, full fit).
+# resolution (s3pot.decode.edges.guided_filter). On 60 held-out composites enlarged 2.5x
+# (1280-px photos, ~1000-px faces): refinement 92 -> 21 ms a face, occluder IoU 0.4249 ->
+# 0.4251 (before: 1024 px, full fit); `benchmarks/offline_quality.py --scale 4` in
+# README.md. Faces up to 256 px (the dev bench) are refined exactly as before.
 REFINE_MAX_SIDE = 512
 REFINE_FIT_SIDE = 256
 PHOTO_MASK = "occlusion_in_photo"  # FaceResult.extras key: (box, mask patch) in the photo
@@ -102,7 +103,11 @@ def photo_masks(faces: list[FaceResult], shape: tuple[int, int],
             occ[y0:y1, x0:x1] |= patch
         f.extras[PHOTO_MASK] = (box, patch)
         if f.visible is not None:
-            vis |= t.to_photo_mask(f.visible, (h, w))
+            # Over the face's box only, not a photo-sized warp and buffer per face.
+            vbox, vpatch = t.roi_warp(f.visible.astype(np.float32), (h, w))
+            if vbox is not None:
+                x0, y0, x1, y1 = vbox
+                vis[y0:y1, x0:x1] |= vpatch >= 0.5
     vis &= ~occ  # a pixel covered for one face is not "visible face" for another
     return {"occlusion": occ & region, "visible": vis, "face_region": region}
 
