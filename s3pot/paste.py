@@ -35,7 +35,7 @@ REFINE_CUT = 0.45  # threshold of the refined map (0.5 unrefined); dev bench: 0.
 # resolution (s3pot.decode.edges.guided_filter). On 60 held-out composites enlarged 2.5x
 # (1280-px photos, ~1000-px faces): refinement 92 -> 21 ms a face, occluder IoU 0.4249 ->
 # 0.4251 (before: 1024 px, full fit); `benchmarks/offline_quality.py --scale 4` in
-# README.md. Faces up to 256 px (the dev bench) are refined exactly as before.
+# README.md. Face boxes up to 256 px (most of the dev bench) are refined as before.
 REFINE_MAX_SIDE = 512
 REFINE_FIT_SIDE = 256
 PHOTO_MASK = "occlusion_in_photo"  # FaceResult.extras key: (box, mask patch) in the photo

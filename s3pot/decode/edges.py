@@ -87,9 +87,7 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float,
     a = [(c00 * v0 + c01 * v1 + c02 * v2) * inv_det, (c01 * v0 + c11 * v1 + c12 * v2) * inv_det,
          (c02 * v0 + c12 * v1 + c22 * v2) * inv_det]
     b = m_p - a[0] * m_i[0] - a[1] * m_i[1] - a[2] * m_i[2]
-    coef = [mean(x) for x in (*a, b)]
-    if f < 1.0:
-        coef = [cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR) for x in coef]
+    coef = [cv2.resize(mean(x), (w, h), interpolation=cv2.INTER_LINEAR) for x in (*a, b)]
     out = coef[3]
     for c, ac in zip(cv2.split(g), coef[:3], strict=True):
         out += ac * c.astype(np.float32)
