@@ -518,3 +518,28 @@ def test_warnings_are_one_line_for_the_user(capsys, monkeypatch) -> None:
     assert err.splitlines() == [err.strip()] and err.startswith(
         "s3pot: warning: no --screening checkpoint: using a freshly initialised screening network")
     assert warnings.showwarning is before
+
+
+def test_an_unforeseen_error_on_one_photo_is_one_line_and_the_batch_goes_on() -> None:
+    """A bug met on one photo (here a ValueError with a line break in its message) becomes
+    that photo's failure, one line naming it; the next photo is processed; Ctrl-C still
+    stops the batch."""
+    from s3pot.cli.workers import attempt
+
+    def process(path: Path, stem: Path) -> int:
+        if path.name == "strip.png":
+            raise ValueError("target size must be\npositive, got (0, 1280)")
+        return 2
+
+    n, failure = attempt(process, Path("in/strip.png"), Path("out/strip"))
+    assert n is None and failure is not None and failure[0] == "in/strip.png"
+    assert failure[2].startswith("s3pot: in/strip.png: internal error")
+    assert "ValueError: target size must be positive, got (0, 1280)" in failure[2]
+    assert "\n" not in failure[2]
+    assert attempt(process, Path("in/good.png"), Path("out/good")) == (2, None)
+
+    def interrupted(path: Path, stem: Path) -> int:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        attempt(interrupted, Path("in/good.png"), Path("out/good"))

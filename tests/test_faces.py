@@ -221,6 +221,14 @@ def test_blank_and_noise_photos_have_no_face(detector) -> None:
     assert detector.detect(noise) == []
 
 
+@pytest.mark.parametrize("shape", [(10000, 3), (3, 10000), (1, 20000), (20000, 1)])
+def test_strip_shaped_photos_have_no_face(detector, shape: tuple[int, int]) -> None:
+    """A photo far longer than the detection view is wide: the downscaled view keeps at
+    least a pixel each way and tiles thinner than a view pixel are skipped (a 10000 x 3
+    strip used to stop the whole batch with an OpenCV assertion)."""
+    assert detector.detect(np.full(shape + (3,), 128, np.uint8)) == []
+
+
 @pytest.mark.parametrize("size", [256, 512, 1024])
 def test_prepare_aligns_every_face(astronaut, detector, size: int) -> None:
     from s3pot.pipeline import PipelineConfig, S3potPredictor

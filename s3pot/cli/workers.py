@@ -31,8 +31,10 @@ _process: Process | None = None  # the worker's own pipeline (set by _start_work
 
 
 def attempt(process: Process, path: Path, stem: Path) -> Outcome:
-    """Run ``process`` on one photo; a failure that concerns this photo only becomes an
-    outcome (the batch goes on), anything else propagates."""
+    """Run ``process`` on one photo; every failure on it becomes an outcome and the batch
+    goes on (a batch of thousands of photos must not stop at one). An error s3pot did not
+    foresee (a bug) is reported as an internal error, with its type, naming the photo.
+    Interrupts (Ctrl-C) still stop the batch."""
     try:
         return process(path, stem), None
     except S3potError as exc:
@@ -41,6 +43,10 @@ def attempt(process: Process, path: Path, stem: Path) -> Outcome:
         return None, (str(path), "out of memory", f"s3pot: {path}: out of memory")
     except OSError as exc:  # an output could not be written (disk full, permissions)
         why = f"cannot write outputs ({exc.strerror or exc})"
+        return None, (str(path), why, f"s3pot: {path}: {why}")
+    except Exception as exc:  # noqa: BLE001 - the batch goes on; the summary names it
+        detail = " ".join(str(exc).split())[:200]
+        why = f"internal error, please report it with this photo ({type(exc).__name__}: {detail})"
         return None, (str(path), why, f"s3pot: {path}: {why}")
 
 

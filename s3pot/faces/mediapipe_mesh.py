@@ -109,7 +109,8 @@ class MediapipeFaceMesh(FaceDetector):
         scale = min(1.0, self.detect_max_side / max(h, w))
         small = image
         if scale < 1.0:
-            small = shrink(image, (round(w * scale), round(h * scale)))
+            # At least a pixel each way: a 10000 x 3 strip must not end up 0 px wide.
+            small = shrink(image, (max(1, round(w * scale)), max(1, round(h * scale))))
         found = self._run(small)
         # Second chance: zoomed-out views, padded by a quarter and then half of the side,
         # so that faces cut by the photo border look whole-ish to the short-range detector
@@ -195,6 +196,8 @@ class MediapipeFaceMesh(FaceDetector):
             # over the full-resolution photo, and one small array at a time.
             src, k = (small, scale) if i == 0 or max(tw, th) * scale >= DETECTOR_INPUT else (image, 1.0)
             view = src[round(y * k) : round((y + th) * k), round(x * k) : round((x + tw) * k)]
+            if view.size == 0:  # a tile thinner than a view pixel (a strip-shaped photo)
+                continue
             if max(view.shape[:2]) > DETECTOR_INPUT:
                 # The detector sees DETECTOR_INPUT px whatever it is given (letterboxed):
                 # shrunk here, it gets an anti-aliased view and skips converting a large
