@@ -16,12 +16,12 @@ import argparse
 import csv
 import resource
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 from options import parse_options
+from timing import timed_in_turn
 
 from s3pot.eval.metrics import score_image, summarize
 from s3pot.image_io import load_image
@@ -67,16 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         image = _scaled(load_image(bench / "images" / f"{name}.png"), args.scale)
         gt = _scaled(load_image(bench / "masks" / f"{name}.png")[..., 0], args.scale) > 127
         face = _scaled(load_image(bench / "face" / f"{name}.png")[..., 0], args.scale) > 127
-        t0 = time.perf_counter()
-        mesh.process(image)
-        t1 = time.perf_counter()
-        result = pred.segment(image)
-        t2 = time.perf_counter()
-        plain.process(image)
-        t3 = time.perf_counter()
-        t_mesh.append(t1 - t0)
-        t_pipe.append(t2 - t1)
-        t_plain.append(t3 - t2)
+        (_, result, _), (tm, tp, td) = timed_in_turn(
+            (mesh.process, pred.segment, plain.process), image)
+        t_mesh.append(tm)
+        t_pipe.append(tp)
+        t_plain.append(td)
         missed += not result.faces
         s = score_image(name, result.occlusion, gt, face=face)
         scores.append(s)

@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import resource
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+from timing import timed_in_turn
 
 from s3pot.errors import S3potError
 from s3pot.image_io import find_images, load_image
@@ -56,16 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         plain.process(image)
         t_pipe, t_mesh, t_plain = [], [], []
         for _ in range(max(args.repeats, 1)):
-            t0 = time.perf_counter()
-            mesh.process(image)
-            t1 = time.perf_counter()
-            pred.segment(image)
-            t2 = time.perf_counter()
-            plain.process(image)
-            t3 = time.perf_counter()
-            t_mesh.append(t1 - t0)
-            t_pipe.append(t2 - t1)
-            t_plain.append(t3 - t2)
+            _, (tm, tp, td) = timed_in_turn(
+                (mesh.process, pred.segment, plain.process), image)
+            t_mesh.append(tm)
+            t_pipe.append(tp)
+            t_plain.append(td)
         p, m, d = (float(np.median(t)) for t in (t_pipe, t_mesh, t_plain))
         ratios.append(p / m)
         ratios_plain.append(p / d)
