@@ -44,7 +44,7 @@ def attempt(process: Process, path: Path, stem: Path) -> Outcome:
     except OSError as exc:  # an output could not be written (disk full, permissions)
         why = f"cannot write outputs ({exc.strerror or exc})"
         return None, (str(path), why, f"s3pot: {path}: {why}")
-    except Exception as exc:  # noqa: BLE001 - the batch goes on; the summary names it
+    except Exception as exc:  # a bug: the batch goes on and the summary names the photo
         detail = " ".join(str(exc).split())[:200]
         why = f"internal error, please report it with this photo ({type(exc).__name__}: {detail})"
         return None, (str(path), why, f"s3pot: {path}: {why}")
