@@ -38,6 +38,11 @@ REFINE_CUT = 0.45  # threshold of the refined map (0.5 unrefined); dev bench: 0.
 # README.md. Face boxes up to 256 px (most of the dev bench) are refined as before.
 REFINE_MAX_SIDE = 512
 REFINE_FIT_SIDE = 256
+# Only pixels near an occlusion can end up above the cut: the filter is refined over the
+# box of the pixels whose soft map reaches REFINE_NEAR, widened by the filter's reach (two
+# box filters of the radius), and a face whose map stays below it everywhere (a clean face)
+# is neither warped nor refined. Elsewhere the map is below the cut before and after.
+REFINE_NEAR = 0.3
 PHOTO_MASK = "occlusion_in_photo"  # FaceResult.extras key: (box, mask patch) in the photo
 
 
@@ -57,7 +62,7 @@ def _face_in_photo(face: FaceResult, shape: tuple[int, int], image: np.ndarray |
     box, region = t.roi_warp(face_region(face.parsing).astype(np.float32), shape)
     region = region >= 0.5
     prob = face.occlusion_prob if face.occlusion_prob is not None else face.occlusion
-    if box is None or prob is None:
+    if box is None or prob is None or float(prob.max()) < REFINE_NEAR:
         return box, region, np.zeros(region.shape, bool)
     _, soft = t.roi_warp(prob.astype(np.float32), shape)
     cut = 0.5
@@ -77,7 +82,14 @@ def _refine(guide: np.ndarray, soft: np.ndarray, crop_side: float) -> np.ndarray
         size = (max(1, round(w * f)), max(1, round(h * f)))
         g, s = shrink(guide, size), shrink(soft, size)
     radius = max(1, round(REFINE_RADIUS * crop_side * f))
-    out = guided_filter(g, s, radius, REFINE_EPS, coarse_side=REFINE_FIT_SIDE)
+    ys, xs = np.nonzero(s >= REFINE_NEAR)
+    out = np.array(s, np.float32, copy=True)
+    if len(ys):
+        reach = 2 * radius + 2
+        y0, y1 = max(ys.min() - reach, 0), min(ys.max() + 1 + reach, s.shape[0])
+        x0, x1 = max(xs.min() - reach, 0), min(xs.max() + 1 + reach, s.shape[1])
+        out[y0:y1, x0:x1] = guided_filter(g[y0:y1, x0:x1], s[y0:y1, x0:x1], radius, REFINE_EPS,
+                                          coarse_side=REFINE_FIT_SIDE)
     if f < 1.0:
         out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
     return out

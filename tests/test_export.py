@@ -140,3 +140,57 @@ def test_occlusion_edges_are_refined_on_the_photo(side: int) -> None:
         assert np.all(np.abs(crossing - expected) <= 2 * k), (image is None, np.unique(crossing))
         result = PhotoResult(image_shape=(side, side), faces=[fr], **masks)
         np.testing.assert_array_equal(face_occlusion_in_photo(result, 0), masks["occlusion"])
+
+
+def _square_face(side: int, size: int = 256) -> FaceResult:
+    """A face result whose aligned crop is the whole ``side`` x ``side`` photo, all skin."""
+    from s3pot.faces.align import AlignTransform
+    from s3pot.parsing.base import CLASS_ID
+
+    t = AlignTransform(matrix=np.array([[size / side, 0, 0], [0, size / side, 0]]), size=size)
+    return FaceResult(face=Face(box=np.array([0, 0, side - 1, side - 1]), landmarks=np.zeros((478, 2)),
+                                score=1.0),
+                      transform=t, aligned=np.zeros((size, size, 3), np.uint8),
+                      landmarks_aligned=np.zeros((478, 2)),
+                      parsing=np.full((size, size), CLASS_ID["skin"], np.uint8))
+
+
+def test_refinement_covers_only_the_occlusion_and_skips_clean_faces(monkeypatch) -> None:
+    """The guided filter runs over the box of the pixels near an occlusion (plus its
+    reach), and gives the same mask there as a refinement of the whole face box; a face
+    whose soft map stays low everywhere is not refined at all and has no occlusion."""
+    import s3pot.paste as paste
+
+    side = 480
+    rng = np.random.default_rng(1)
+    photo = np.full((side, side, 3), 80.0)
+    yy, xx = np.mgrid[:side, :side]
+    disc = (yy - 120) ** 2 + (xx - 130) ** 2 < 60**2  # the occluder, in the photo
+    photo[disc] = 200.0
+    photo = np.clip(photo + rng.normal(0, 4, photo.shape), 0, 255).astype(np.uint8)
+    fr = _square_face(side)
+    a = (np.arange(256) + 0.5) * side / 256 - 0.5
+    d = np.hypot(a[:, None] - 120, a[None, :] - 130)
+    fr.occlusion_prob = np.clip((66 - d) / 20 + 0.5, 0, 1).astype(np.float32)  # 6 px off the edge
+
+    shapes = []
+    real_filter = paste.guided_filter
+
+    def spy(guide, src, *args, **kwargs):
+        shapes.append(src.shape)
+        return real_filter(guide, src, *args, **kwargs)
+
+    monkeypatch.setattr(paste, "guided_filter", spy)
+    local = photo_masks([fr], (side, side), photo)["occlusion"]
+    assert len(shapes) == 1 and shapes[0][0] * shapes[0][1] < 0.5 * side * side
+    monkeypatch.setattr(paste, "REFINE_NEAR", -1.0)  # every pixel a candidate: the whole box
+    whole = photo_masks([fr], (side, side), photo)["occlusion"]
+    assert shapes[1] == (side, side)
+    assert abs(int(local.sum()) - int(disc.sum())) < 0.05 * disc.sum()  # on the photo's edge
+    assert (local ^ whole).sum() <= 0.002 * disc.sum()
+
+    monkeypatch.setattr(paste, "REFINE_NEAR", 0.3)
+    fr.occlusion_prob = np.clip(fr.occlusion_prob, 0, 0.25)  # a clean face's low evidence
+    shapes.clear()
+    assert not photo_masks([fr], (side, side), photo)["occlusion"].any()
+    assert shapes == []
