@@ -302,18 +302,53 @@ def test_masked_real_faces_are_found_by_the_low_confidence_retry() -> None:
 
 def test_a_photo_without_a_face_tries_the_low_threshold_last(detector, monkeypatch) -> None:
     """Nothing found by the mesh, its two zoomed-out views and the detector: the mesh with
-    the low threshold on the view and on both zoomed-out views, and still no face on a
-    blank photo."""
+    the low threshold on the view, on both zoomed-out views and on both black-bordered
+    ones, and still no face on a blank photo."""
     calls = _count_calls(detector, monkeypatch)
     assert detector.detect(np.full((300, 400, 3), 128, np.uint8)) == []
-    assert calls == {"mesh": 6, "low": 3, "proposals": 1}
+    assert calls == {"mesh": 8, "low": 5, "proposals": 1}
+
+
+def _fake_face(cx: float, cy: float, r: float) -> np.ndarray:
+    """478 points on a disc: enough of a landmark set for the face stage's bookkeeping."""
+    rng = np.random.default_rng(0)
+    a, d = rng.uniform(0, 2 * np.pi, 478), r * np.sqrt(rng.uniform(0, 1, 478))
+    return np.stack([cx + d * np.cos(a), cy + d * np.sin(a)], 1)
+
+
+def test_last_resort_faces_must_show_skin_and_black_borders_are_tried(detector, monkeypatch) -> None:
+    """The low-threshold mesh 'finds' a face only on views with a black border (the
+    replicated ones show none): the black-bordered view is tried and its landmarks map back
+    to the photo. That face is kept on a skin-coloured photo and dropped on a grey one of
+    the same layout (a texture the low threshold mistook for a face)."""
+    import s3pot.faces.mediapipe_mesh as mesh_module
+
+    def run(image: np.ndarray, low: bool = False) -> list[np.ndarray]:
+        h, w = image.shape[:2]
+        black_frame = image[0, 0].max() == 0 and image[h // 2, 0].max() == 0
+        if not (low and black_frame):
+            return []
+        pad = round(w * 0.25 / 1.5)  # the quarter-side view of a 400 x 400 photo
+        return [_fake_face(pad + 200, pad + 200, 120)]
+
+    monkeypatch.setattr(detector, "_run", run)
+    monkeypatch.setattr(detector, "_proposals", lambda *a: np.zeros((0, 4)))
+    skin = np.zeros((400, 400, 3), np.uint8)
+    skin[:] = (200, 150, 120)  # r 0.43, g 0.32 of the sum: a skin chromaticity
+    (face,) = detector.detect(skin)
+    np.testing.assert_allclose(face.landmarks.mean(0), (200, 200), atol=15)
+    assert mesh_module.skin_share(skin, face.landmarks) == 1.0
+    grey = np.full((400, 400, 3), 150, np.uint8)
+    assert mesh_module.skin_share(grey, face.landmarks) == 0.0
+    assert detector.detect(grey) == []
 
 
 def test_a_frame_filling_face_under_a_large_disc_is_found_zoomed_out(
         astronaut, detector, astronaut_landmarks, monkeypatch) -> None:
     """The astronaut's face cropped to fill the frame, a disc over 40 % of its side on the
-    middle of the face: neither the view nor the quarter-side padded view shows the mesh
-    graph a face; the half-side zoomed-out view does, with landmarks on the face."""
+    middle of the face: neither the view nor the quarter-side padded view (edges
+    replicated) shows the mesh graph a face; the half-side zoomed-out view does, with
+    landmarks on the face (and so does the black-bordered quarter-side view)."""
     import s3pot.faces.mediapipe_mesh as mesh_module
 
     (x0, y0), (x1, y1) = astronaut_landmarks.min(0), astronaut_landmarks.max(0)
@@ -321,6 +356,7 @@ def test_a_frame_filling_face_under_a_large_disc_is_found_zoomed_out(
     photo = cv2.resize(crop, (512, 512), interpolation=cv2.INTER_LINEAR)
     cv2.circle(photo, (256, 256), 205, (230, 60, 220), -1, cv2.LINE_AA)
     monkeypatch.setattr(mesh_module, "PAD_FRACTIONS", mesh_module.PAD_FRACTIONS[:1])
+    monkeypatch.setattr(mesh_module, "LAST_RESORT_BORDERS", ("replicate",))
     assert detector.detect(photo) == [], "premise: without the half-side view, no face"
     monkeypatch.undo()
     (face,) = detector.detect(photo)
