@@ -68,11 +68,20 @@ class EvidencePrior:
     q90: np.ndarray  # (2, PRIOR_SIZE, PRIOR_SIZE) float32: 90th percentile of e_conf, e_diff
     mean: np.ndarray  # (2, PRIOR_SIZE, PRIOR_SIZE) float32
     count: int  # clean faces it was fitted on
+    # (PRIOR_SIZE, PRIOR_SIZE) float32: the STRUCTURE_QUANTILE of clean faces' structure
+    # maps (s3pot.segmenters.structure); None in a prior fitted before it existed.
+    structure: np.ndarray | None = None
 
     def level(self, size: int) -> tuple[np.ndarray, np.ndarray]:
         """The q90 maps of e_conf and e_diff resized to ``size``."""
         up = [cv2.resize(m, (size, size), interpolation=cv2.INTER_LINEAR) for m in self.q90]
         return up[0], up[1]
+
+    def structure_level(self, size: int) -> np.ndarray | None:
+        """The clean faces' structure level resized to ``size`` (None if not fitted)."""
+        if self.structure is None:
+            return None
+        return cv2.resize(self.structure, (size, size), interpolation=cv2.INTER_LINEAR)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         import io
@@ -80,8 +89,9 @@ class EvidencePrior:
         from s3pot.image_io import save_bytes
 
         buf = io.BytesIO()
+        extra = {} if self.structure is None else {"structure": self.structure.astype(np.float16)}
         np.savez_compressed(buf, q90=self.q90.astype(np.float16), mean=self.mean.astype(np.float16),
-                            count=np.int64(self.count), version=np.int64(1))
+                            count=np.int64(self.count), version=np.int64(2 if extra else 1), **extra)
         save_bytes(path, buf.getvalue())
 
     @classmethod
@@ -89,8 +99,9 @@ class EvidencePrior:
         p = Path(path) if path is not None else default_prior_path()
         try:
             with np.load(p, allow_pickle=False) as z:
+                structure = z["structure"].astype(np.float32) if "structure" in z.files else None
                 return cls(q90=z["q90"].astype(np.float32), mean=z["mean"].astype(np.float32),
-                           count=int(z["count"]))
+                           count=int(z["count"]), structure=structure)
         except FileNotFoundError:
             raise CheckpointError(p, "evidence prior not found") from None
         except (OSError, KeyError, ValueError) as exc:
@@ -101,17 +112,27 @@ def default_prior_path() -> Path:
     return Path(str(resources.files("s3pot.segmenters") / "models" / "evidence_prior.npz"))
 
 
-def fit_prior(samples: list[tuple[np.ndarray, np.ndarray]]) -> EvidencePrior:
-    """Fit from ``(e_conf, e_diff)`` pairs of clean faces (any common size)."""
+def fit_prior(samples: list[tuple[np.ndarray, np.ndarray]],
+              structures: list[np.ndarray] | None = None) -> EvidencePrior:
+    """Fit from ``(e_conf, e_diff)`` pairs of clean faces (any common size), and from their
+    structure maps (:func:`s3pot.segmenters.structure.structure_map`) if given."""
+    from s3pot.segmenters.structure import STRUCTURE_QUANTILE
+
     if not samples:
         raise ValueError("no clean faces to fit the evidence prior on")
-    stack = np.stack([
-        np.stack([cv2.resize(m, (PRIOR_SIZE, PRIOR_SIZE), interpolation=cv2.INTER_AREA) for m in pair])
-        for pair in samples
-    ])  # (N, 2, S, S)
+
+    def small(m: np.ndarray) -> np.ndarray:
+        return cv2.resize(m, (PRIOR_SIZE, PRIOR_SIZE), interpolation=cv2.INTER_AREA)
+
+    stack = np.stack([np.stack([small(m) for m in pair]) for pair in samples])  # (N, 2, S, S)
     q90 = np.quantile(stack, 0.9, axis=0).astype(np.float32)
     q90 = np.stack([cv2.GaussianBlur(m, (0, 0), 1.0) for m in q90])
-    return EvidencePrior(q90=q90, mean=stack.mean(0).astype(np.float32), count=len(samples))
+    structure = None
+    if structures:
+        low = np.quantile(np.stack([small(m) for m in structures]), STRUCTURE_QUANTILE, axis=0)
+        structure = cv2.GaussianBlur(low.astype(np.float32), (0, 0), 1.0)
+    return EvidencePrior(q90=q90, mean=stack.mean(0).astype(np.float32), count=len(samples),
+                         structure=structure)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,8 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit and len(paths) > args.limit:
         paths = paths[:: len(paths) // args.limit][: args.limit]
     gen_kwargs = {"model": args.reference_model} if args.reference_model else {}
+    from s3pot.parsing.base import face_region
+    from s3pot.segmenters.offline import OfflineParams
+    from s3pot.segmenters.structure import structure_map
+
     pred = S3potPredictor(PipelineConfig(align_size=args.size, generator_kwargs=gen_kwargs))
-    samples = []
+    ws = OfflineParams().work_size  # structure is measured where the segmenter measures it
+    samples, structures = [], []
     for path in tqdm(paths, unit="photo"):
         try:
             faces = pred.prepare(load_image(path))
@@ -151,7 +177,11 @@ def main(argv: list[str] | None = None) -> int:
             # discounted evidence is lower and gave back the false positives (dev bench
             # clean FP 2.7 % -> 4.8 %).
             samples.append(pixel_evidence(f.aligned, f.reference, f.confidence, conf_step=0.0))
-    prior = fit_prior(samples)
+            raw = cv2.resize(f.aligned, (ws, ws), interpolation=cv2.INTER_AREA)
+            region = cv2.resize(face_region(f.parsing).astype(np.uint8), (ws, ws),
+                                interpolation=cv2.INTER_NEAREST) > 0
+            structures.append(structure_map(raw, region))
+    prior = fit_prior(samples, structures)
     prior.save(args.output)
     print(f"evidence prior fitted on {prior.count} faces from {len(paths)} photos -> {args.output}")
     return 0

@@ -4,6 +4,7 @@
     contrast   s3pot.prompts.contrast (token cosine contrast inside M, initial prompt p0)
     prompts    s3pot.prompts.selection (greedy one-to-one matching -> positives / negatives)
     screening  prompts re-weighted by their agreement with the generator's pixel evidence
+    structure  s3pot.segmenters.structure (flat where clean faces show features)
     decode     s3pot.decode.colour + s3pot.decode.edges (colour models, edge snapping)
 
 The contrast and prompt-selection code is the same as on the SAM path; only the encoder and
@@ -26,6 +27,7 @@ from s3pot.prompts.contrast import initial_prompt, token_contrast, token_mask_at
 from s3pot.prompts.selection import select_prompts
 from s3pot.segmenters.base import SegmentationOutput, Segmenter, output_from_visible
 from s3pot.segmenters.evidence import CONF_STEP, EvidencePrior, pixel_evidence
+from s3pot.segmenters.structure import missing_structure
 from s3pot.threads import single_torch_thread
 from s3pot.types import FaceResult
 
@@ -82,6 +84,12 @@ class OfflineParams:
     # seed threshold on its own, so a hand the face model explains as skin is still found;
     # the colour models and the edge snapping then fit the mask to the photo.
     w_hint: float = 0.6
+    # Weight of the missing-structure evidence (s3pot.segmenters.structure: flat where
+    # clean faces show features), added to the score after the colour models, which it
+    # does not teach (fed to them, it taught a squinting face's eyes to the occluder model
+    # and the hats fell from 0.652 to 0.633). Dev bench, prior refitted: see
+    # models/EVIDENCE_PRIOR.md.
+    w_structure: float = 0.8
 
 
 class OfflineSegmenter(Segmenter):
@@ -140,6 +148,9 @@ class OfflineSegmenter(Segmenter):
             score = score + p.w_colour * (colour if hint is None else colour * (1.0 - hint))
         if hint is not None:
             score = score + p.w_hint * hint
+        level = self.prior.structure_level(ws) if self.prior is not None else None
+        if p.w_structure > 0 and level is not None:
+            score = score + p.w_structure * missing_structure(raw, region, level)
         if p.blur > 0:
             score = cv2.GaussianBlur(score, (0, 0), p.blur)
         weight = None if p.outside_weight >= 1 else np.where(region, 1.0, p.outside_weight)
