@@ -6,6 +6,8 @@ face: eyes, mouth corners, the jaw line and strongly lit cheeks are hard for any
 The *evidence prior* records, per pixel of the aligned frame, how much evidence clean faces
 show there (mean and 90th percentile over clean face photos), so that the segmenter asks
 "more than a clean face would show here?" rather than "more than a global threshold?".
+It also records how much local structure clean faces show at least, per pixel (the level
+:mod:`s3pot.segmenters.structure` compares a photo against).
 
 It is fitted from face photos alone (no occlusion masks):
 
@@ -140,7 +142,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from s3pot.errors import S3potError
     from s3pot.image_io import find_images, load_image
+    from s3pot.parsing.base import face_region
     from s3pot.pipeline import PipelineConfig, S3potPredictor
+    from s3pot.segmenters.offline import OfflineParams
+    from s3pot.segmenters.structure import structure_map
 
     ap = argparse.ArgumentParser(description="Fit the clean-face evidence prior of the offline segmenter.")
     ap.add_argument("faces", help="folder of clean face photos")
@@ -157,10 +162,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit and len(paths) > args.limit:
         paths = paths[:: len(paths) // args.limit][: args.limit]
     gen_kwargs = {"model": args.reference_model} if args.reference_model else {}
-    from s3pot.parsing.base import face_region
-    from s3pot.segmenters.offline import OfflineParams
-    from s3pot.segmenters.structure import structure_map
-
     pred = S3potPredictor(PipelineConfig(align_size=args.size, generator_kwargs=gen_kwargs))
     ws = OfflineParams().work_size  # structure is measured where the segmenter measures it
     samples, structures = [], []
