@@ -73,18 +73,9 @@ def test_a_prior_without_structure_loads_and_turns_the_cue_off(tmp_path) -> None
 
 
 @pytest.fixture(scope="module")
-def astronaut_band():
+def astronaut_band(astronaut, astronaut_landmarks):
     """The astronaut with a flat brown band over both eyes, and that band as ground truth."""
-    from skimage import data
-
-    from s3pot.faces.mediapipe_mesh import MediapipeFaceMesh
-
-    photo = np.ascontiguousarray(data.astronaut())
-    det = MediapipeFaceMesh()
-    try:
-        lm = det.detect(photo)[0].landmarks
-    finally:
-        det.close()
+    photo, lm = astronaut, astronaut_landmarks
     eyes = lm[[33, 263]]
     cx, cy = eyes.mean(0).astype(int)
     half = int(np.linalg.norm(eyes[1] - eyes[0]))
@@ -95,7 +86,8 @@ def astronaut_band():
     return band, gt
 
 
-def test_a_flat_band_over_the_eyes_is_found_through_the_missing_structure(astronaut_band) -> None:
+def test_a_flat_band_over_the_eyes_is_found_through_the_missing_structure(astronaut_band,
+                                                                         detector) -> None:
     """Brown like her brows and lashes, the band half passes for face under the reference
     contrast and the colour models; the eyes it hides have no structure left."""
     from s3pot.pipeline import PipelineConfig, S3potPredictor
@@ -103,7 +95,7 @@ def test_a_flat_band_over_the_eyes_is_found_through_the_missing_structure(astron
     photo, gt = astronaut_band
     ious = []
     for kwargs in ({"w_structure": 0.0}, {}):
-        result = S3potPredictor(PipelineConfig(backbone_kwargs=kwargs)).segment(photo)
+        result = S3potPredictor(PipelineConfig(backbone_kwargs=kwargs), detector=detector).segment(photo)
         g = gt & result.face_region
         ious.append((result.occlusion & g).sum() / (result.occlusion | g).sum())
     assert ious[0] < 0.6, "premise: without the cue the band is half missed"

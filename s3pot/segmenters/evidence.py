@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from s3pot.errors import CheckpointError
+from s3pot.segmenters.structure import STRUCTURE_QUANTILE
 
 DIFF_LO = 10.0  # Lab distance (photo vs reference) where colour evidence starts
 DIFF_HI = 35.0  # ... and where it saturates
@@ -118,8 +119,6 @@ def fit_prior(samples: list[tuple[np.ndarray, np.ndarray]],
               structures: list[np.ndarray] | None = None) -> EvidencePrior:
     """Fit from ``(e_conf, e_diff)`` pairs of clean faces (any common size), and from their
     structure maps (:func:`s3pot.segmenters.structure.structure_map`) if given."""
-    from s3pot.segmenters.structure import STRUCTURE_QUANTILE
-
     if not samples:
         raise ValueError("no clean faces to fit the evidence prior on")
 
