@@ -13,6 +13,11 @@ on occluded faces (the lower face under a bar or sunglasses reads as a palm):
   mediapipe applies its ``min_tracking_confidence`` to it in static-image mode too. On
   the dev faces, of the detections that overlap a face, this dropped every false one we
   labelled (9 of 9) and kept 8 of 9 real hands (at the default 0.5 all 9 false ones stay).
+  Lower is a trade, not a gain: on benchmarks/hand_occluders.py's composites 0.7 / 0.5
+  find more hands (IoU 0.41 -> 0.43 / 0.45), and on the dev bench draw false ones on faces
+  (sunglasses 0.89 -> 0.87, occluder IoU 0.596 -> 0.592 / 0.590). The false ones show as
+  much skin as real hands (0.36-0.97 inside their silhouettes), so a skin test cannot
+  tell them apart.
 - the wrist: an arm reaches a face from outside it, so a "hand" whose wrist lies inside
   the face region it covers is that face seen as a hand, and is not drawn on it.
 

@@ -371,6 +371,9 @@ class PCAReferenceGenerator(ReferenceGenerator):
         the dev bench: restoration 0.540 (generator alone) -> 0.505 (refit under the
         offline segmenter's mask, prior 1) -> 0.459 (prior 30) -> 0.450 (with the
         pipeline's mask margin); 0.378 under the ground-truth mask, the model's own limit.
+        Inpainting from the mask's border (OpenCV Telea) does worse even where it has the
+        most to go on: used within 8 / 16 px of the border and the model deeper in, 0.396
+        / 0.422; alone, 0.553 (same command, ``--restore truth``).
         On 60 composites of 20 unseen faces (``s3pot synth ... -n 60 --seed 3``) 0.609 ->
         0.606 -> 0.580 (prior 1, prior 30)."""
         return self._reference(aligned, landmarks_aligned, occluded, self.restore_ridge)

@@ -43,6 +43,12 @@ DIFF_HI = 35.0  # ... and where it saturates
 # residual scale, which is a few grey levels on smooth cheeks: a strongly lit cheek that the
 # reference reproduces within a few Lab units was rejected as a whole (dev bench d0269, a
 # third of the face). Measured on the dev bench and held-out composites: EVIDENCE_PRIOR.md.
+# It is also what hides a hand: skin on skin is a small step, and the face model's rejection
+# of a pasted hand is high (median 1 - confidence 0.76 inside the hand, 0.09 on the visible
+# face) but discounted. Without the discount (0) hands rise from 0.41 to 0.46
+# (benchmarks/hand_occluders.py composites), and the dev bench's clean false positives from
+# 1.7 % to 3.7 % (2.6-3.0 % with prior_scale 1.7-2.0 or a discount lifted only where
+# 1 - confidence > 0.7-0.85, which give the hands back): clean faces have such patches too.
 CONF_STEP = 30.0
 PRIOR_SIZE = 64  # resolution of the stored prior maps (smooth maps: upsampled when used)
 

@@ -10,6 +10,15 @@
 The contrast and prompt-selection code is the same as on the SAM path; only the encoder and
 the decoder differ. Nothing here is trained on occlusion masks: the few weights below were
 tuned on the dev benchmark (recorded in OfflineParams) and are documented as such.
+
+One pass, not two: segmenting again on a reference refitted without the blocks the first
+mask covers (``PCAReferenceGenerator.restore``'s cap, confidence kept) measured dev bench
+occluder IoU 0.596 -> 0.600, mean IoU 0.639 -> 0.650, hands (benchmarks/hand_occluders.py)
+0.41 -> 0.45, but clean false positives 1.7 % -> 2.8 % (a first-pass false positive confirms
+itself) for a second generator and segmenter call per occluded face (~+50 % time). Keeping
+only the first mask's components the second pass still flags (confidence from the residual
+alone under the mask) cut clean false positives to 0.1-0.5 % and hands to 0.32: the refit
+explains skin on skin.
 """
 
 from __future__ import annotations
