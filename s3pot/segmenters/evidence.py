@@ -47,8 +47,9 @@ DIFF_HI = 35.0  # ... and where it saturates
 # of a pasted hand is high (median 1 - confidence 0.76 inside the hand, 0.09 on the visible
 # face) but discounted. Without the discount (0) hands rise from 0.41 to 0.46
 # (benchmarks/hand_occluders.py composites), and the dev bench's clean false positives from
-# 1.7 % to 3.7 % (2.6-3.0 % with prior_scale 1.7-2.0 or a discount lifted only where
-# 1 - confidence > 0.7-0.85, which give the hands back): clean faces have such patches too.
+# 1.7 % to 3.7 %; prior_scale 1.7-2.0, or lifting the discount only where 1 - confidence
+# > 0.7-0.85, still leave 2.6-3.0 % and lose most of the hands' gain (0.39-0.44): clean
+# faces have such patches too.
 CONF_STEP = 30.0
 PRIOR_SIZE = 64  # resolution of the stored prior maps (smooth maps: upsampled when used)
 
