@@ -54,7 +54,7 @@ def test_fit_recovers_a_linear_relation(astronaut_landmarks) -> None:
     a[pick, np.arange(136)] = 1.0  # each output coordinate copies one input coordinate ...
     b = rng.normal(0, 0.02, 136)  # ... plus an offset
     meshes, anns = [], []
-    for _ in range(300):  # more faces than inputs (194 coordinates)
+    for _ in range(2 * p + 100):  # more faces than input coordinates
         # Faces that differ in shape (not only in pose), so the relation is identifiable.
         shape = astronaut_landmarks + rng.normal(0, 1.5, astronaut_landmarks.shape)
         m = _similarity(rng.uniform(-40, 40), rng.uniform(0.5, 2.0), rng.uniform(0, 300, 2))
