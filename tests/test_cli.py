@@ -438,6 +438,42 @@ def test_unreadable_parser_checkpoint_fails_once_naming_it(tmp_path: Path, photo
     assert "photos:" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, needle", [
+    (["segment", "--parser-checkpoint", "79999_iter.pth"], "--parser-checkpoint is for --parser bisenet"),
+    (["parse", "--parser-checkpoint", "79999_iter.pth"], "--parser-checkpoint is for --parser bisenet"),
+    (["segment", "--parser", "bisenet", "--parser-checkpoint", "79999_iter.pth",
+      "--outline-model", "wide.npz"], "--outline-model is for --parser landmarks"),
+])
+def test_model_flag_of_the_other_parser_is_one_line(tmp_path: Path, photo_dir: Path, capsys,
+                                                    argv, needle) -> None:
+    """A parser's model flag given to the other parser says so, before any photo (it was a
+    TypeError traceback from the landmark parser's constructor)."""
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as info:
+        main([*argv, str(photo_dir / "astronaut.jpg"), "-o", str(out), "--quiet"])
+    message = str(info.value.code)
+    assert message.startswith("s3pot: ") and needle in message and "\n" not in message
+    assert "photos:" not in capsys.readouterr().err and not out.exists()
+
+
+@pytest.mark.parametrize("command", ["segment", "parse"])
+def test_outline_model_flag(tmp_path: Path, photo_dir: Path, capsys, command) -> None:
+    """``--outline-model``: a broken file fails once, naming it; a good one is used."""
+    bad = tmp_path / "outline.npz"
+    bad.write_text("not a model")
+    with pytest.raises(SystemExit) as info:
+        main([command, str(photo_dir / "astronaut.jpg"), str(photo_dir / "rgba.png"),
+              "-o", str(tmp_path / "out"), "--quiet", "--outline-model", str(bad)])
+    message = str(info.value.code)
+    assert message.startswith(f"s3pot: {bad}: ") and "\n" not in message
+    assert "photos:" not in capsys.readouterr().err
+    from s3pot.cli.main import build_parser
+    from s3pot.cli.segment import parser_kwargs_from
+
+    args = build_parser().parse_args([command, "x.jpg", "-o", "out", "--outline-model", "m.npz"])
+    assert parser_kwargs_from(args) == {"outline_model": "m.npz"}
+
+
 def test_device_is_checked_before_any_work(capsys) -> None:
     """``--device`` must name a device this machine has; a typo or a missing GPU is one
     argparse line (exit 2), not a slow CPU run or a traceback inside a model load."""

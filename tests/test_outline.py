@@ -213,3 +213,34 @@ def test_predicted_outline_matches_the_annotated_face_region(detector) -> None:
     med = {k: float(np.median(v)) for k, v in ious.items()}
     assert len(ious["68"]) >= 55
     assert med["68"] > 0.89 and med["68"] > med["mesh"] + 0.01, med
+
+
+def _widened_model(tmp_path: Path, factor: float) -> Path:
+    """The shipped model with every predicted point moved away from the face's centre by
+    ``factor`` (in its unit frame): the face region it draws is larger."""
+    m = default_model()
+    pts = m.mean_out.reshape(68, 2)
+    centre = pts.mean(0)
+    wide = OutlineModel(points=m.points, mean_in=m.mean_in, weights=m.weights * factor,
+                        mean_out=((pts - centre) * factor + centre).reshape(-1), meta={})
+    path = tmp_path / "wide.npz"
+    wide.save(path)
+    return path
+
+
+def test_parser_uses_a_given_outline_model(tmp_path, astronaut_landmarks) -> None:
+    """A model fitted on the user's own annotations (``outline_model``) is the one that
+    draws the face region: its 68 points, not the shipped model's."""
+    path = _widened_model(tmp_path, 1.1)
+    size = (512, 512)
+    default = face_region(LandmarkParser().parse(np.zeros((*size, 3), np.uint8), astronaut_landmarks))
+    parser = LandmarkParser(outline_model=str(path))
+    region = face_region(parser.parse(np.zeros((*size, 3), np.uint8), astronaut_landmarks))
+    canvas = np.zeros(size, np.uint8)
+    poly = outline_from_68(OutlineModel.load(path).predict68(astronaut_landmarks))
+    cv2.fillPoly(canvas, [np.round(poly * 16).astype(np.int32)], 1, shift=4)
+    iou = (region & (canvas > 0)).sum() / (region | (canvas > 0)).sum()
+    assert iou > 0.99
+    assert region.sum() > 1.15 * default.sum()  # (1.1 x the side: ~1.2 x the area)
+    with pytest.raises(CheckpointError, match="not found"):
+        LandmarkParser(outline_model=str(tmp_path / "missing.npz"))

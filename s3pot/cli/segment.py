@@ -84,18 +84,29 @@ def add_parser_arguments(g: argparse._ActionsContainer) -> None:
     """``--parser`` and ``--parser-checkpoint`` (shared with ``s3pot parse``)."""
     g.add_argument("--parser", default="landmarks", choices=PARSERS.names(), help="face parser backend")
     g.add_argument("--parser-checkpoint", help="checkpoint for --parser bisenet (79999_iter.pth)")
+    g.add_argument("--outline-model", help="68-point face outline model for --parser landmarks "
+                   "(fitted on your annotated photos: python -m s3pot.parsing.outline)")
 
 
 def parser_kwargs_from(args: argparse.Namespace) -> dict:
-    """Keyword arguments of the parser backend; a backend that needs weights needs its flag
-    (one clear line, before any photo, instead of a traceback)."""
-    if args.parser == "bisenet" and not args.parser_checkpoint:
-        raise SystemExit("s3pot: --parser bisenet needs --parser-checkpoint PATH "
-                         "(get one with: s3pot weights download bisenet_celebamask)")
-    kwargs: dict = {"checkpoint": args.parser_checkpoint} if args.parser_checkpoint else {}
-    if args.parser == "bisenet" and getattr(args, "device", "cpu") != "cpu":
-        kwargs["device"] = args.device
-    return kwargs
+    """Keyword arguments of the parser backend; a backend that needs weights needs its flag,
+    and a model flag of the other backend is refused (one clear line, before any photo,
+    instead of a traceback)."""
+    outline_model = getattr(args, "outline_model", None)
+    if args.parser == "bisenet":
+        if not args.parser_checkpoint:
+            raise SystemExit("s3pot: --parser bisenet needs --parser-checkpoint PATH "
+                             "(get one with: s3pot weights download bisenet_celebamask)")
+        if outline_model:
+            raise SystemExit("s3pot: --outline-model is for --parser landmarks (BiSeNet draws "
+                             "its own face region)")
+        kwargs: dict = {"checkpoint": args.parser_checkpoint}
+        if getattr(args, "device", "cpu") != "cpu":
+            kwargs["device"] = args.device
+        return kwargs
+    if args.parser_checkpoint:
+        raise SystemExit(f"s3pot: --parser-checkpoint is for --parser bisenet, not {args.parser}")
+    return {"outline_model": outline_model} if outline_model else {}
 
 
 def stage_kwargs(args: argparse.Namespace) -> tuple[dict, dict]:

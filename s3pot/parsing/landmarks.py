@@ -16,11 +16,16 @@ nose base|``, over the oval's jaw arc pushed out by ``JAW_MARGIN``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 
 from s3pot.faces.topology import BROW_UPPER, NOSE_BASE, NOSE_POINTS, parts
 from s3pot.parsing.base import CLASS_ID, FaceParser
+
+if TYPE_CHECKING:
+    from s3pot.parsing.outline import OutlineModel
 
 # The mesh-oval outline (``outline="mesh"``), calibrated against 68-point face outlines
 # (jaw points 0-16 closed over brows lifted 70 % of the way to the hairline) on the dev
@@ -99,18 +104,19 @@ def check_outline(outline: str) -> str:
 
 
 def face_polygon(lm: np.ndarray, outline: str = "68", forehead_ratio: float | None = None,
-                 jaw_margin: float = JAW_MARGIN) -> np.ndarray:
+                 jaw_margin: float = JAW_MARGIN, model: OutlineModel | None = None) -> np.ndarray:
     """Closed outline of the face region (image-left jaw end first), in ``lm``'s pixels.
 
-    ``outline``: ``"68"`` (default) the 68-point convention predicted from the mesh,
-    ``"mesh"`` the mesh's oval. ``forehead_ratio``: how far the brows are lifted, in
-    brows-to-nose-base distances (default: the outline's own, 0.7 and 0.8).
+    ``outline``: ``"68"`` (default) the 68-point convention predicted from the mesh (by
+    ``model``, default the shipped one), ``"mesh"`` the mesh's oval. ``forehead_ratio``: how
+    far the brows are lifted, in brows-to-nose-base distances (default: the outline's own,
+    0.7 and 0.8).
     """
     if outline == "68":
         from s3pot.parsing.outline import FOREHEAD_LIFT, default_model, outline_from_68
 
         lift = FOREHEAD_LIFT if forehead_ratio is None else forehead_ratio
-        return outline_from_68(default_model().predict68(lm), lift)
+        return outline_from_68((model or default_model()).predict68(lm), lift)
     check_outline(outline)
     ratio = FOREHEAD_RATIO if forehead_ratio is None else forehead_ratio
     return face_outline(lm, ratio, jaw_margin)
@@ -127,16 +133,17 @@ def parse_landmarks(
     forehead_ratio: float | None = None,
     jaw_margin: float = JAW_MARGIN,
     outline: str = "68",
+    model: OutlineModel | None = None,
 ) -> np.ndarray:
     """12-class parsing of an image of ``size`` from mesh landmarks in its pixels
-    (``outline``, ``forehead_ratio``, ``jaw_margin``: see :func:`face_polygon`)."""
+    (``outline``, ``forehead_ratio``, ``jaw_margin``, ``model``: see :func:`face_polygon`)."""
     h, w = (size, size) if isinstance(size, int) else size
     lm = np.asarray(lm, np.float64)[:, :2]
     p = parts()
     out = np.zeros((h, w), np.uint8)
     right, up = face_axes(lm)
     # Neck: from the jaw ends straight down (below the face), drawn first, then covered.
-    jaw = face_polygon(lm, outline, forehead_ratio, jaw_margin)
+    jaw = face_polygon(lm, outline, forehead_ratio, jaw_margin, model)
     left_end, right_end = jaw[0], jaw[np.argmax(jaw @ right)]
     chin = lm[152]
     drop = 1.2 * np.linalg.norm(chin - lm[NOSE_BASE])
@@ -162,11 +169,19 @@ class LandmarkParser(FaceParser):
     """Default parser: polygons of the face mesh (no weights, occlusion-proof geometry)."""
 
     def __init__(self, outline: str = "68", forehead_ratio: float | None = None,
-                 jaw_margin: float = JAW_MARGIN) -> None:
+                 jaw_margin: float = JAW_MARGIN, outline_model: str | None = None) -> None:
+        """``outline_model``: a 68-point outline model fitted on your own annotated photos
+        (``python -m s3pot.parsing.outline``; default: the shipped one), loaded here, so a
+        missing or broken file fails before any photo."""
         self.outline = check_outline(outline)
         self.forehead_ratio = forehead_ratio
         self.jaw_margin = jaw_margin
+        self.model = None
+        if outline_model is not None:
+            from s3pot.parsing.outline import OutlineModel
+
+            self.model = OutlineModel.load(outline_model)
 
     def parse(self, aligned: np.ndarray, landmarks_aligned: np.ndarray) -> np.ndarray:
         return parse_landmarks(landmarks_aligned, aligned.shape[:2], self.forehead_ratio,
-                               self.jaw_margin, self.outline)
+                               self.jaw_margin, self.outline, self.model)

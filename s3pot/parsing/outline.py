@@ -18,6 +18,8 @@ The fit needs no occlusion mask: only photos and their 68-point annotations.
     python -m s3pot.parsing.outline FACES_DIR LANDMARKS.csv -o MODEL.npz [--exclude STEMS.txt]
 
 ``LANDMARKS.csv``: one row per photo, ``filename, x0, y0, ..., x67, y67`` (the iBUG order).
+The pipeline uses such a model with ``--outline-model MODEL.npz`` on the command line, or
+``PipelineConfig(parser_kwargs={"outline_model": "MODEL.npz"})``.
 The shipped model and how it was fitted: ``models/OUTLINE68.md``.
 """
 
