@@ -20,7 +20,9 @@ under the half-fitted models, a larger clean sample than the bench's 45 clean im
 ``--set`` overrides OfflineParams in the half-fitted runs, to tune towards new faces.
 The fits take about a minute; ``--work`` keeps them for later runs.
 
-Measured 2026-12-02 (111 + 111 identities, 150 + 150 composites): on B, occluder IoU 0.647
+Measured 2026-12-02 (111 + 111 identities, 150 + 150 composites; face model ``block_k`` 1.45,
+the default before this measurement moved it to 1.4: see ``s3pot.reference.pca.BLOCK_K``,
+where 0.595 became 0.603): on B, occluder IoU 0.647
 (shipped) -> 0.595 (half-fitted), mean IoU 0.657 -> 0.611, bars 0.578 -> 0.456; on A
 0.546 -> 0.524 (the half data); 2.5 % of the face region flagged on 300 frames of B, 12 %
 of those faces over 5 %. So about 0.03 of occluder IoU is the models knowing the bench's
