@@ -49,13 +49,9 @@ from options import parse_options
 from s3pot.eval.metrics import score_image, summarize
 from s3pot.image_io import load_image
 from s3pot.pipeline import PipelineConfig, S3potPredictor
+from s3pot.reference.fit import identity_of
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-
-
-def identity(stem: str) -> str:
-    """``Name_Surname_07`` / ``Name_Surname_t07`` -> ``Name_Surname``."""
-    return stem.rsplit("_", 1)[0]
 
 
 def bench_sources(bench: Path) -> dict[str, str]:
@@ -135,19 +131,19 @@ def main(argv: list[str] | None = None) -> int:
     sources = bench_sources(bench)
     photos = {p.stem: p for p in sorted(faces.iterdir()) if p.suffix.lower() in (".jpg", ".jpeg", ".png")}
     stems = sorted(photos)
-    ids = sorted({identity(s) for s in stems})
+    ids = sorted({identity_of(s) for s in stems})
     half_a = set(ids[::2])
     skip = set(sources.values())
-    b_names = sorted(n for n, s in sources.items() if identity(s) not in half_a)
-    a_names = sorted(n for n, s in sources.items() if identity(s) in half_a)
-    b_frames = [photos[s] for s in stems if identity(s) not in half_a and s not in skip]
+    b_names = sorted(n for n, s in sources.items() if identity_of(s) not in half_a)
+    a_names = sorted(n for n, s in sources.items() if identity_of(s) in half_a)
+    b_frames = [photos[s] for s in stems if identity_of(s) not in half_a and s not in skip]
     if args.frames and len(b_frames) > args.frames:
         b_frames = b_frames[:: len(b_frames) // args.frames][: args.frames]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.work) if args.work else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         exclude = work / "exclude.txt"
-        exclude.write_text("\n".join(s for s in stems if identity(s) not in half_a or s in skip) + "\n")
+        exclude.write_text("\n".join(s for s in stems if identity_of(s) not in half_a or s in skip) + "\n")
         models = fit_half(faces, Path(args.landmarks), exclude, work)
         overrides = parse_options(args.set)
         shipped = S3potPredictor(PipelineConfig())
