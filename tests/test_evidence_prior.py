@@ -67,3 +67,70 @@ def test_shipped_prior_loads_and_bad_files_fail_with_one_line(tmp_path):
         EvidencePrior.load(bad)
     with pytest.raises(CheckpointError, match="not found"):
         EvidencePrior.load(tmp_path / "missing.npz")
+
+
+def test_median_filter_ignores_texture_finer_than_the_model_but_not_an_occluder():
+    """Pores and wrinkles (a pixel or two wide) are not colour steps; an occluder is."""
+    ref = np.full((128, 128, 3), 150, np.uint8)
+    raw = ref.copy()
+    raw[3::6, :] = 60  # one-pixel dark lines across a smooth face: texture
+    raw[40:60, 40:60] = 30  # a dark patch: an occluder
+    conf = np.ones((128, 128), np.float32)
+    _, plain = pixel_evidence(raw, ref, conf)
+    _, filtered = pixel_evidence(raw, ref, conf, median=3)
+    assert plain[3::6, 70:].min() == 1.0  # the lines read as colour steps without the filter
+    assert filtered[:, 70:].max() == 0.0
+    assert filtered[42:58, 42:58].min() == 1.0
+
+
+def _turned_face_samples(rng: np.random.Generator, n: int) -> tuple[list, list[float]]:
+    """Clean faces turned to the image's right show evidence on their right third."""
+    samples, yaws = [], []
+    for i in range(n):
+        e = rng.uniform(0, 0.05, (64, 64)).astype(np.float32)
+        yaw = 0.6 if i % 2 else 0.0
+        if yaw:
+            e[:, 44:] = rng.uniform(0.5, 0.7, (64, 20))
+        samples.append((e, e * 0.5))
+        yaws.append(yaw)
+    return samples, yaws
+
+
+def test_head_turn_bins_record_what_turned_clean_faces_show(tmp_path):
+    samples, yaws = _turned_face_samples(np.random.default_rng(3), 200)
+    prior = fit_prior(samples, yaws=yaws)
+    right, _ = prior.level(64, yaw=0.6)
+    frontal, _ = prior.level(64, yaw=0.0)
+    left, _ = prior.level(64, yaw=-0.6)  # only from the mirrored faces
+    assert right[:, 48:].mean() > 0.45 and right[:, :16].mean() < 0.1
+    assert left[:, :16].mean() > 0.45 and left[:, 48:].mean() < 0.1
+    assert frontal[:, 48:].mean() < 0.1
+    half, _ = prior.level(64, yaw=0.45)  # between the 0.3 and 0.6 bins
+    assert frontal[:, 48:].mean() < half[:, 48:].mean() < right[:, 48:].mean()
+    pooled, _ = prior.level(64)
+    assert 0.1 < pooled[:, 48:].mean() < right[:, 48:].mean()
+    path = tmp_path / "prior.npz"
+    prior.save(path)
+    back = EvidencePrior.load(path)
+    np.testing.assert_allclose(back.level(64, yaw=0.6)[0], right, atol=2e-3)
+    # A prior fitted without head turns gives every face the pooled level.
+    flat = fit_prior(samples)
+    assert flat.q90_yaw is None
+    np.testing.assert_array_equal(flat.level(64, yaw=0.6)[0], flat.level(64)[0])
+    with pytest.raises(ValueError, match="one yaw per sample"):
+        fit_prior(samples, yaws=yaws[:-1])
+
+
+def test_yaw_ratio_is_zero_when_frontal_and_changes_sign_when_mirrored():
+    from s3pot.faces.base import CHEEK_LEFT, CHEEK_RIGHT, NOSE_TIP, yaw_ratio
+
+    lm = np.zeros((478, 2))
+    lm[NOSE_TIP], lm[CHEEK_LEFT], lm[CHEEK_RIGHT] = (50, 50), (20, 45), (80, 45)
+    assert yaw_ratio(lm) == pytest.approx(0.0)
+    lm[NOSE_TIP] = (65, 50)  # the nose towards the image's right
+    turned = yaw_ratio(lm)
+    assert turned > 0.2
+    mirrored = lm.copy()
+    mirrored[:, 0] = 100 - lm[:, 0]
+    mirrored[[CHEEK_LEFT, CHEEK_RIGHT]] = mirrored[[CHEEK_RIGHT, CHEEK_LEFT]]
+    assert yaw_ratio(mirrored) == pytest.approx(-turned)

@@ -17,6 +17,8 @@ MOUTH_RIGHT = 291
 NOSE_TIP = 1
 FOREHEAD_TOP = 10
 CHIN = 152
+CHEEK_LEFT = 234  # the face outline at cheek height, image-left
+CHEEK_RIGHT = 454
 
 
 def alignment_points(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -28,6 +30,17 @@ def alignment_points(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
         lm[MOUTH_LEFT],
         lm[MOUTH_RIGHT],
     )
+
+
+def yaw_ratio(landmarks: np.ndarray) -> float:
+    """How far the face is turned, from 478 mesh landmarks: (dl - dr) / (dl + dr), with dl,
+    dr the distances from the nose tip to the face outline on the image's left and right at
+    cheek height. 0 for a frontal face, towards +1 as the face turns to the image's right
+    (its left cheek widens), towards -1 to the left; a mirrored face gives the negative."""
+    lm = np.asarray(landmarks, dtype=np.float64)[:, :2]
+    dl = float(np.linalg.norm(lm[NOSE_TIP] - lm[CHEEK_LEFT]))
+    dr = float(np.linalg.norm(lm[NOSE_TIP] - lm[CHEEK_RIGHT]))
+    return (dl - dr) / max(dl + dr, 1e-6)
 
 
 class FaceDetector(ABC):

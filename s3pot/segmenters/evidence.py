@@ -55,11 +55,16 @@ PRIOR_SIZE = 64  # resolution of the stored prior maps (smooth maps: upsampled w
 
 
 def pixel_evidence(raw: np.ndarray, ref: np.ndarray, confidence: np.ndarray,
-                   conf_step: float = CONF_STEP) -> tuple[np.ndarray, np.ndarray]:
+                   conf_step: float = CONF_STEP, median: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``(e_conf, e_diff)`` in [0, 1], both (H, W) float32, for same-size raw/ref/confidence.
 
     ``conf_step``: Lab distance at which ``e_conf`` gets full weight (0: no discount).
+    ``median``: median-filter ``raw`` over this many pixels at 128 px (scaled to its size)
+    first, so that skin texture finer than the face model is not a colour step (0: not).
     """
+    if median > 1:
+        k = max(3, int(round(median * raw.shape[0] / 128.0)) | 1)
+        raw = cv2.medianBlur(raw, k)
     lab_raw = cv2.cvtColor(raw, cv2.COLOR_RGB2LAB).astype(np.float32)
     lab_ref = cv2.cvtColor(ref, cv2.COLOR_RGB2LAB).astype(np.float32)
     dist = np.linalg.norm(lab_raw - lab_ref, axis=2)
@@ -69,6 +74,15 @@ def pixel_evidence(raw: np.ndarray, ref: np.ndarray, confidence: np.ndarray,
         near = cv2.GaussianBlur(dist, (0, 0), max(raw.shape[0] / 85.0, 0.5))
         e_conf = e_conf * np.clip(near / conf_step, 0, 1)
     return e_conf, e_diff.astype(np.float32)
+
+
+# Centres of the head-turn bins the prior is also fitted in (s3pot.faces.base.yaw_ratio):
+# a turned face shows more evidence where the frontal-dominated pooled prior expects little
+# (its far side foreshortened, its near cheek lit and wide), so it asks "more than clean
+# faces turned like this one show here?". Each clean face also counts mirrored, as a face
+# turned the other way; a bin with fewer than YAW_MIN_FACES faces uses the pooled maps.
+YAW_CENTRES = (-0.6, -0.3, 0.0, 0.3, 0.6)
+YAW_MIN_FACES = 40
 
 
 @dataclass
@@ -81,10 +95,23 @@ class EvidencePrior:
     # (PRIOR_SIZE, PRIOR_SIZE) float32: the STRUCTURE_QUANTILE of clean faces' structure
     # maps (s3pot.segmenters.structure); None in a prior fitted before it existed.
     structure: np.ndarray | None = None
+    # (len(yaw_centres), 2, PRIOR_SIZE, PRIOR_SIZE) float32: q90 per head-turn bin; None in
+    # a prior fitted before it existed (then every face gets the pooled q90).
+    q90_yaw: np.ndarray | None = None
+    yaw_centres: np.ndarray | None = None
 
-    def level(self, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """The q90 maps of e_conf and e_diff resized to ``size``."""
-        up = [cv2.resize(m, (size, size), interpolation=cv2.INTER_LINEAR) for m in self.q90]
+    def level(self, size: int, yaw: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The q90 maps of e_conf and e_diff resized to ``size``; for a face turned by
+        ``yaw`` (:func:`s3pot.faces.base.yaw_ratio`), interpolated between the two nearest
+        head-turn bins."""
+        maps = self.q90
+        if yaw is not None and self.q90_yaw is not None and self.yaw_centres is not None:
+            c = self.yaw_centres
+            y = float(np.clip(yaw, c[0], c[-1]))
+            i = int(np.clip(np.searchsorted(c, y) - 1, 0, len(c) - 2))
+            t = (y - c[i]) / max(float(c[i + 1] - c[i]), 1e-6)
+            maps = (1 - t) * self.q90_yaw[i] + t * self.q90_yaw[i + 1]
+        up = [cv2.resize(m, (size, size), interpolation=cv2.INTER_LINEAR) for m in maps]
         return up[0], up[1]
 
     def structure_level(self, size: int) -> np.ndarray | None:
@@ -100,6 +127,9 @@ class EvidencePrior:
 
         buf = io.BytesIO()
         extra = {} if self.structure is None else {"structure": self.structure.astype(np.float16)}
+        if self.q90_yaw is not None and self.yaw_centres is not None:
+            extra.update(q90_yaw=self.q90_yaw.astype(np.float16),
+                         yaw_centres=np.asarray(self.yaw_centres, np.float32))
         np.savez_compressed(buf, q90=self.q90.astype(np.float16), mean=self.mean.astype(np.float16),
                             count=np.int64(self.count), version=np.int64(2 if extra else 1), **extra)
         save_bytes(path, buf.getvalue())
@@ -109,13 +139,20 @@ class EvidencePrior:
         p = Path(path) if path is not None else default_prior_path()
         try:
             with np.load(p, allow_pickle=False) as z:
-                structure = z["structure"].astype(np.float32) if "structure" in z.files else None
-                return cls(q90=z["q90"].astype(np.float32), mean=z["mean"].astype(np.float32),
-                           count=int(z["count"]), structure=structure)
+                def opt(key: str) -> np.ndarray | None:
+                    return z[key].astype(np.float32) if key in z.files else None
+
+                prior = cls(q90=z["q90"].astype(np.float32), mean=z["mean"].astype(np.float32),
+                            count=int(z["count"]), structure=opt("structure"),
+                            q90_yaw=opt("q90_yaw"), yaw_centres=opt("yaw_centres"))
         except FileNotFoundError:
             raise CheckpointError(p, "evidence prior not found") from None
         except (OSError, KeyError, ValueError) as exc:
             raise CheckpointError(p, f"not a readable evidence prior ({exc})") from None
+        if (prior.q90_yaw is None) != (prior.yaw_centres is None) or (
+                prior.q90_yaw is not None and prior.q90_yaw.shape[1:] != prior.q90.shape):
+            raise CheckpointError(p, "not a readable evidence prior (head-turn maps do not match)")
+        return prior
 
 
 def default_prior_path() -> Path:
@@ -123,30 +160,46 @@ def default_prior_path() -> Path:
 
 
 def fit_prior(samples: list[tuple[np.ndarray, np.ndarray]],
-              structures: list[np.ndarray] | None = None) -> EvidencePrior:
-    """Fit from ``(e_conf, e_diff)`` pairs of clean faces (any common size), and from their
-    structure maps (:func:`s3pot.segmenters.structure.structure_map`) if given."""
+              structures: list[np.ndarray] | None = None,
+              yaws: list[float] | None = None) -> EvidencePrior:
+    """Fit from ``(e_conf, e_diff)`` pairs of clean faces (any common size), from their
+    structure maps (:func:`s3pot.segmenters.structure.structure_map`) if given, and per
+    head-turn bin from the faces' :func:`s3pot.faces.base.yaw_ratio` if given."""
     if not samples:
         raise ValueError("no clean faces to fit the evidence prior on")
 
     def small(m: np.ndarray) -> np.ndarray:
         return cv2.resize(m, (PRIOR_SIZE, PRIOR_SIZE), interpolation=cv2.INTER_AREA)
 
+    def q90_of(stack: np.ndarray) -> np.ndarray:
+        q = np.quantile(stack, 0.9, axis=0).astype(np.float32)
+        return np.stack([cv2.GaussianBlur(m, (0, 0), 1.0) for m in q])
+
     stack = np.stack([np.stack([small(m) for m in pair]) for pair in samples])  # (N, 2, S, S)
-    q90 = np.quantile(stack, 0.9, axis=0).astype(np.float32)
-    q90 = np.stack([cv2.GaussianBlur(m, (0, 0), 1.0) for m in q90])
+    q90 = q90_of(stack)
     structure = None
     if structures:
         low = np.quantile(np.stack([small(m) for m in structures]), STRUCTURE_QUANTILE, axis=0)
         structure = cv2.GaussianBlur(low.astype(np.float32), (0, 0), 1.0)
+    q90_yaw = centres = None
+    if yaws is not None:
+        if len(yaws) != len(samples):
+            raise ValueError("one yaw per sample")
+        centres = np.asarray(YAW_CENTRES, np.float32)
+        both = np.concatenate([stack, stack[..., ::-1]])  # each face, and mirrored
+        yy = np.concatenate([np.asarray(yaws, np.float32), -np.asarray(yaws, np.float32)])
+        nearest = np.abs(yy[:, None] - centres[None]).argmin(1)
+        q90_yaw = np.stack([q90_of(both[nearest == b]) if (nearest == b).sum() >= YAW_MIN_FACES
+                            else q90 for b in range(len(centres))])
     return EvidencePrior(q90=q90, mean=stack.mean(0).astype(np.float32), count=len(samples),
-                         structure=structure)
+                         structure=structure, q90_yaw=q90_yaw, yaw_centres=centres)
 
 
 def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from s3pot.errors import S3potError
+    from s3pot.faces.base import yaw_ratio
     from s3pot.image_io import find_images, load_image
     from s3pot.parsing.base import face_region
     from s3pot.pipeline import PipelineConfig, S3potPredictor
@@ -170,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     gen_kwargs = {"model": args.reference_model} if args.reference_model else {}
     pred = S3potPredictor(PipelineConfig(align_size=args.size, generator_kwargs=gen_kwargs))
     ws = OfflineParams().work_size  # structure is measured where the segmenter measures it
-    samples, structures = [], []
+    samples, structures, yaws = [], [], []
     for path in tqdm(paths, unit="photo"):
         try:
             faces = pred.prepare(load_image(path))
@@ -183,12 +236,14 @@ def main(argv: list[str] | None = None) -> int:
             # clean faces show here, and a visible colour step). A prior fitted on the
             # discounted evidence is lower and gave back the false positives (dev bench
             # clean FP 2.7 % -> 4.8 %).
-            samples.append(pixel_evidence(f.aligned, f.reference, f.confidence, conf_step=0.0))
+            samples.append(pixel_evidence(f.aligned, f.reference, f.confidence, conf_step=0.0,
+                                          median=OfflineParams().diff_median))
             raw = cv2.resize(f.aligned, (ws, ws), interpolation=cv2.INTER_AREA)
             region = cv2.resize(face_region(f.parsing).astype(np.uint8), (ws, ws),
                                 interpolation=cv2.INTER_NEAREST) > 0
             structures.append(structure_map(raw, region))
-    prior = fit_prior(samples, structures)
+            yaws.append(yaw_ratio(f.landmarks_aligned))
+    prior = fit_prior(samples, structures, yaws)
     prior.save(args.output)
     print(f"evidence prior fitted on {prior.count} faces from {len(paths)} photos -> {args.output}")
     return 0

@@ -31,6 +31,7 @@ import numpy as np
 from s3pot.backbone.offline import OfflineEncoder
 from s3pot.decode.colour import colour_llr
 from s3pot.decode.edges import snap_to_edges
+from s3pot.faces.base import yaw_ratio
 from s3pot.parsing.base import CLASS_ID, face_region
 from s3pot.prompts.contrast import initial_prompt, token_contrast, token_mask_at_centres
 from s3pot.prompts.selection import select_prompts
@@ -99,6 +100,16 @@ class OfflineParams:
     # and the hats fell from 0.652 to 0.633). Dev bench, prior refitted: see
     # models/EVIDENCE_PRIOR.md.
     w_structure: float = 0.8
+    # The photo is median-filtered over this many work pixels before its colour distance to
+    # the reference (0: not): the face model is smooth, so the pores, wrinkles and stubble
+    # of a sharp face read as colour steps (dev bench d0269, a large face); a 3-px median
+    # removes texture one or two pixels wide and keeps an occluder's edge. The evidence prior
+    # is fitted with the same filter (EVIDENCE_PRIOR.md has the measurements).
+    diff_median: int = 3
+    # Compare with what clean faces turned like this one show (the prior's head-turn maps,
+    # s3pot.segmenters.evidence.YAW_CENTRES) rather than with the pooled, mostly frontal
+    # level: turned faces flag more of themselves. Off: the pooled level.
+    yaw_prior: bool = True
 
 
 class OfflineSegmenter(Segmenter):
@@ -139,9 +150,10 @@ class OfflineSegmenter(Segmenter):
                 prompts = prompts.with_occluder(token_mask_at_centres(hint > 0.5, (p.grid, p.grid))[0])
 
         # Pixel evidence of occlusion from the generator, above what clean faces show here.
-        e_conf, e_diff = pixel_evidence(raw, ref, conf, p.conf_step)
+        e_conf, e_diff = pixel_evidence(raw, ref, conf, p.conf_step, int(p.diff_median))
         if self.prior is not None and p.prior_scale > 0:
-            q_conf, q_diff = self.prior.level(ws)
+            yaw = yaw_ratio(face.landmarks_aligned) if p.yaw_prior else None
+            q_conf, q_diff = self.prior.level(ws, yaw)
             e_conf = _above(e_conf, p.prior_scale * q_conf)
             e_diff = _above(e_diff, p.prior_scale * q_diff)
 
