@@ -117,6 +117,11 @@ def test_head_turn_bins_record_what_turned_clean_faces_show(tmp_path):
     flat = fit_prior(samples)
     assert flat.q90_yaw is None
     np.testing.assert_array_equal(flat.level(64, yaw=0.6)[0], flat.level(64)[0])
+    broken = tmp_path / "broken.npz"
+    np.savez(broken, q90=prior.q90, mean=prior.mean, count=200, q90_yaw=prior.q90_yaw[:3],
+             yaw_centres=prior.yaw_centres)  # three bins, five centres
+    with pytest.raises(CheckpointError, match="broken.npz.*head-turn maps"):
+        EvidencePrior.load(broken)
     with pytest.raises(ValueError, match="one yaw per sample"):
         fit_prior(samples, yaws=yaws[:-1])
 

@@ -149,8 +149,9 @@ class EvidencePrior:
             raise CheckpointError(p, "evidence prior not found") from None
         except (OSError, KeyError, ValueError) as exc:
             raise CheckpointError(p, f"not a readable evidence prior ({exc})") from None
-        if (prior.q90_yaw is None) != (prior.yaw_centres is None) or (
-                prior.q90_yaw is not None and prior.q90_yaw.shape[1:] != prior.q90.shape):
+        q, c = prior.q90_yaw, prior.yaw_centres
+        if (q is None) != (c is None) or (q is not None and c is not None and (
+                q.shape[1:] != prior.q90.shape or c.ndim != 1 or len(c) < 2 or q.shape[0] != len(c))):
             raise CheckpointError(p, "not a readable evidence prior (head-turn maps do not match)")
         return prior
 
