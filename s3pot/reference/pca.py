@@ -111,6 +111,9 @@ def _gauss_norm(values: np.ndarray, weight: np.ndarray, sigma: float) -> tuple[n
 # like it and the colour distance ignored skin texture (s3pot.segmenters.offline.OfflineParams
 # yaw_prior, diff_median): clean FP 1.6 % at 1.35, 2.0 % at 1.3 (unseen identities 0.608 /
 # 0.612), 2.5 % at 1.2 (there d0269's fit itself fails: 70 % of it rejected).
+# Residual scales per head-turn bin (fitted like the evidence prior's, 2026-12-02) did not
+# help d0269: its rejected side is the near cheek, where turned clean faces leave *less*
+# residual than the pooled scales allow (dev 0.605 -> 0.593, clean FP 1.6 -> 2.8 %).
 # The model's residual scales are calibrated under this value (FITTING.md).
 BLOCK_K = 1.35
 
@@ -336,6 +339,11 @@ class PCAReferenceGenerator(ReferenceGenerator):
                 z /= np.clip(1.0 + self.block_light @ c[: self.n_shade], 1.0, self.light_max)
             # A global factor for faces noisier than the calibration faces (compression,
             # light, or a low-complexity stage); a low quantile stays on visible face.
+            # 0.55 instead of 0.4 (measured 2026-12-02, model and prior refitted): at
+            # block_k 1.35 dev clean FP 1.6 -> 0.5 % but occluder IoU 0.605 -> 0.562; at
+            # block_k 1.0 with prior_scale 1.4 / 1.75, 0.602 / 0.593 (FP 1.0 / 0.8 %); and
+            # an occluder over half the face or more then sets the factor and is accepted
+            # (the large-occluder tests fail). Not kept.
             g = float(np.clip(np.partition(z, q)[q], 1.0, 4.0))
             z = z / g
             zn = (z[nb_idx] * nb_ok).sum(1) / nb_cnt
