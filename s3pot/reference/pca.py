@@ -339,11 +339,12 @@ class PCAReferenceGenerator(ReferenceGenerator):
                 z /= np.clip(1.0 + self.block_light @ c[: self.n_shade], 1.0, self.light_max)
             # A global factor for faces noisier than the calibration faces (compression,
             # light, or a low-complexity stage); a low quantile stays on visible face.
-            # 0.55 instead of 0.4 (measured 2026-12-02, model and prior refitted): at
-            # block_k 1.35 dev clean FP 1.6 -> 0.5 % but occluder IoU 0.605 -> 0.562; at
-            # block_k 1.0 with prior_scale 1.4 / 1.75, 0.602 / 0.593 (FP 1.0 / 0.8 %); and
-            # an occluder over half the face or more then sets the factor and is accepted
-            # (the large-occluder tests fail). Not kept.
+            # The quantile ``q`` at 0.55 instead of 0.4 (measured 2026-12-02, model and
+            # prior refitted): at block_k 1.35 dev clean FP 1.6 -> 0.5 % but occluder IoU
+            # 0.605 -> 0.562; at block_k 1.0 with prior_scale 1.4 / 1.75, 0.602 / 0.593
+            # (FP 1.0 / 0.8 %); and an occluder over half the face or more then sets the
+            # factor and is accepted (at block_k 1.0 the large-occluder tests in
+            # tests/test_reference_pca.py fail). Not kept.
             g = float(np.clip(np.partition(z, q)[q], 1.0, 4.0))
             z = z / g
             zn = (z[nb_idx] * nb_ok).sum(1) / nb_cnt
