@@ -380,3 +380,43 @@ def test_restoration_mask_grows_the_occlusion_by_its_margin() -> None:
     assert grown[96:124, 50:200].all() and not grown[95].any() and not grown[124].any()
     assert grown[110, 46:204].all() and grown[110, 45] == 0 and grown[110, 204] == 0
     assert not restoration_mask(np.zeros((256, 256), bool)).any()
+
+
+def test_monochrome_tint_tells_grey_and_toned_textures_from_colour(gen: PCAReferenceGenerator) -> None:
+    from s3pot.reference.shape_free import LUMA, colourise, monochrome_tint
+
+    colour = gen.mean_rgb.astype(np.float32)  # the mean face: skin, lips, eyes
+    assert monochrome_tint(colour) is None
+    lum = colour @ LUMA
+    grey = np.repeat(lum[:, None], 3, 1)
+    np.testing.assert_allclose(monochrome_tint(grey), [1.0, 1.0, 1.0], atol=1e-5)
+    rng = np.random.default_rng(0)
+    noisy = grey + rng.uniform(-0.5, 0.5, grey.shape)  # rounding / JPEG-level chroma noise
+    assert monochrome_tint(noisy) is not None
+    sepia = lum[:, None] * np.array([1.07, 0.74, 0.43]) / (np.array([1.07, 0.74, 0.43]) @ LUMA)
+    tint = monochrome_tint(sepia)
+    assert tint is not None and tint[0] > tint[1] > tint[2]
+    np.testing.assert_allclose(float(tint @ LUMA), 1.0, atol=1e-5)
+    # Colourised: the mean face's colours at the texture's own luminance.
+    col = colourise(grey, gen.mean_rgb)
+    np.testing.assert_allclose(col @ LUMA, lum, rtol=1e-4, atol=1e-3)
+    assert monochrome_tint(col) is None
+
+
+def test_a_grey_face_gets_a_grey_reference_that_replaces_an_occluder(gen: PCAReferenceGenerator,
+                                                                       mean_face) -> None:
+    img, lm = mean_face
+    grey = np.repeat(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    occ = grey.copy()
+    _, patch = _green_patch(img, lm)
+    occ[patch] = 30  # a dark patch: luminance is all a grey photo can show
+    ref = gen.generate(occ, lm, np.zeros(img.shape[:2], np.uint8))
+    assert np.ptp(ref.image.astype(int), axis=2).max() == 0  # grey in, grey out
+    core = cv2.erode(patch.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert ref.confidence[core].mean() < 0.2
+    far = _inner_face(lm, img.shape[0]) & ~(cv2.dilate(patch.astype(np.uint8), np.ones((25, 25), np.uint8)) > 0)
+    assert ref.confidence[far].mean() > 0.8
+    assert np.abs(ref.image.astype(float) - grey)[core].mean() < 0.35 * np.abs(occ.astype(float) - grey)[core].mean()
+    # Pixels the reference does not replace are the input's, bit for bit.
+    same = ref.confidence >= 1.0
+    assert same.any() and (ref.image[same] == occ[same]).all()

@@ -280,6 +280,42 @@ def skin_gain(texture: np.ndarray, mean_luminance: np.ndarray, skin: np.ndarray)
     return float(np.median(np.maximum(mean_luminance[skin], 1.0) / lum))
 
 
+# A photo is monochrome (grey-scale, or one tint throughout) when no texel's chromaticity
+# strays further than this from the face's median: colour faces show 0.014 or more (90th
+# percentile of the deviation over the dev bench's clean frames, smallest of 300), grey
+# ones 0 (JPEG included). A sepia print whose tint changes with luminance (clipped
+# highlights, JPEG chroma: 0.011 or more on the same frames) is left to the colour path.
+MONO_CHROMA = 0.005
+
+
+def monochrome_tint(texture: np.ndarray, min_luminance: float = 20.0) -> np.ndarray | None:
+    """The tint (3,) of a one-hue texel texture (N, 3), scaled so that ``tint @ LUMA`` is
+    1 ((1, 1, 1) for grey-scale); None for a colour texture (the 90th percentile of its
+    texels' chromaticity deviation from their median is ``MONO_CHROMA`` or more)."""
+    t = np.asarray(texture, np.float64)
+    t = t[t @ LUMA > min_luminance]
+    if len(t) < 10:
+        return None
+    c = t / np.maximum(t.sum(1, keepdims=True), 1e-6)
+    med = np.median(c, 0)
+    if float(np.percentile(np.abs(c[:, :2] - med[:2]), 90)) >= MONO_CHROMA:
+        return None
+    return (med / max(float(med @ LUMA), 1e-6)).astype(np.float32)
+
+
+def colourise(texture: np.ndarray, mean_rgb: np.ndarray) -> np.ndarray:
+    """A monochrome texel texture (N, 3) given the mean face's colour at its own luminance.
+
+    Why: the face model is a colour model, and a grey face is, for it, a face whose chroma
+    is wrong everywhere, so an occluder no longer stands out against it. With the mean
+    face's chroma the fit is decided by luminance alone, which is all a grey photo holds
+    (measured in :mod:`s3pot.reference.pca`).
+    """
+    lum = np.asarray(texture, np.float64) @ LUMA
+    ref = np.maximum(np.asarray(mean_rgb, np.float64) @ LUMA, 1.0)
+    return (np.asarray(mean_rgb, np.float64) * (lum / ref)[:, None]).astype(np.float32)
+
+
 # Opponent colour axes (luminance, red-green, yellow-blue) as columns: faces vary mostly
 # in luminance (shading, skin tone), much less in chroma, so a chroma deviation is far
 # more telling of an occluder. The fit scales each axis by how much faces vary along it.
