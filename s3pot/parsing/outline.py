@@ -41,6 +41,7 @@ import numpy as np
 from s3pot.errors import CheckpointError
 from s3pot.faces.align import ffhq_quad, transform_from_quad
 from s3pot.faces.base import alignment_points
+from s3pot.model_files import read_npz
 
 # Lift of the brows towards the hairline, in units of the brows-to-nose-base distance.
 FOREHEAD_LIFT = 0.7
@@ -116,15 +117,15 @@ class OutlineModel:
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> OutlineModel:
         p = Path(path) if path is not None else default_model_path()
+        z = read_npz(p, "face outline model")
         try:
-            with np.load(p, allow_pickle=False) as z:
-                m = cls(points=z["points"].astype(np.int64), mean_in=z["mean_in"].astype(np.float64),
-                        weights=z["weights"].astype(np.float64),
-                        mean_out=z["mean_out"].astype(np.float64),
-                        meta=json.loads(str(z["meta"])) if "meta" in z.files else {})
-        except FileNotFoundError:
-            raise CheckpointError(p, "face outline model not found") from None
-        except (OSError, KeyError, ValueError) as exc:
+            m = cls(points=z["points"].astype(np.int64), mean_in=z["mean_in"].astype(np.float64),
+                    weights=z["weights"].astype(np.float64),
+                    mean_out=z["mean_out"].astype(np.float64),
+                    meta=json.loads(str(z["meta"])) if "meta" in z else {})
+        except KeyError as exc:
+            raise CheckpointError(p, f"not a face outline model (missing {exc.args[0]})") from None
+        except ValueError as exc:
             raise CheckpointError(p, f"not a readable face outline model ({exc})") from None
         if m.weights.shape != (2 * len(m.points), 136) or m.mean_out.shape != (136,):
             raise CheckpointError(p, "not a face outline model (array shapes do not match)")

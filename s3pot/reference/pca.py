@@ -83,6 +83,7 @@ import cv2
 import numpy as np
 
 from s3pot.errors import CheckpointError
+from s3pot.model_files import read_npz
 from s3pot.reference.base import Reference, ReferenceGenerator
 from s3pot.reference.shape_free import (
     LUMA,
@@ -150,14 +151,8 @@ class PCAReferenceGenerator(ReferenceGenerator):
             arrays = dict(model)
         else:
             path = Path(model) if model is not None else default_model_path()
-            try:
-                with np.load(path, allow_pickle=False) as z:
-                    arrays = {k: z[k] for k in z.files}
-            except FileNotFoundError:
-                raise CheckpointError(path, "reference model not found (fit one with "
-                                      "`s3pot fit-reference FACES_DIR -o MODEL`)") from None
-            except (OSError, ValueError) as exc:
-                raise CheckpointError(path, f"not a readable .npz model ({exc})") from None
+            arrays = read_npz(path, "reference model",
+                              "fit one with `s3pot fit-reference FACES_DIR -o MODEL`")
         need = ("mean_shape", "ring_weights", "triangles", "origin", "texel", "grid_hw",
                 "work_size", "colour", "mean", "basis", "variance", "noise", "texel_rms")
         missing = [k for k in need if k not in arrays]

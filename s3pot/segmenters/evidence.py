@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from s3pot.errors import CheckpointError
+from s3pot.model_files import read_npz
 from s3pot.segmenters.structure import STRUCTURE_QUANTILE
 
 DIFF_LO = 10.0  # Lab distance (photo vs reference) where colour evidence starts
@@ -137,17 +138,18 @@ class EvidencePrior:
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> EvidencePrior:
         p = Path(path) if path is not None else default_prior_path()
-        try:
-            with np.load(p, allow_pickle=False) as z:
-                def opt(key: str) -> np.ndarray | None:
-                    return z[key].astype(np.float32) if key in z.files else None
+        z = read_npz(p, "evidence prior")
 
-                prior = cls(q90=z["q90"].astype(np.float32), mean=z["mean"].astype(np.float32),
-                            count=int(z["count"]), structure=opt("structure"),
-                            q90_yaw=opt("q90_yaw"), yaw_centres=opt("yaw_centres"))
-        except FileNotFoundError:
-            raise CheckpointError(p, "evidence prior not found") from None
-        except (OSError, KeyError, ValueError) as exc:
+        def opt(key: str) -> np.ndarray | None:
+            return z[key].astype(np.float32) if key in z else None
+
+        try:
+            prior = cls(q90=z["q90"].astype(np.float32), mean=z["mean"].astype(np.float32),
+                        count=int(z["count"]), structure=opt("structure"),
+                        q90_yaw=opt("q90_yaw"), yaw_centres=opt("yaw_centres"))
+        except KeyError as exc:
+            raise CheckpointError(p, f"not an evidence prior (missing {exc.args[0]})") from None
+        except (TypeError, ValueError) as exc:
             raise CheckpointError(p, f"not a readable evidence prior ({exc})") from None
         q, c = prior.q90_yaw, prior.yaw_centres
         if (q is None) != (c is None) or (q is not None and c is not None and (
