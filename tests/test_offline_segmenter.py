@@ -234,3 +234,25 @@ def test_a_grey_photo_is_segmented_on_luminance(predictor, occluded_astronaut, m
     monkeypatch.setattr(pca, "monochrome_tint", lambda texture: None)  # the colour path
     as_colour = predictor.segment(grey(photo))
     assert _iou(as_colour.occlusion, (alpha > 0.5) & as_colour.face_region) < iou - 0.2
+
+
+def test_a_colour_cast_is_balanced_unless_the_balance_hides_skin(occluded_astronaut):
+    """A warm cast over the clean demo face: balanced, less of it is flagged than without
+    the balance. A cool cast over the demo photo: the cast skin leaves the skin-colour box
+    and the brown occluder stays in it; a balance set by the occluder (IoU 0.13) is refused,
+    and the occluder is found as in the uncast photo."""
+    from skimage import data
+
+    from s3pot.pipeline import PipelineConfig, S3potPredictor
+
+    def cast(im: np.ndarray, gains: tuple[float, float, float]) -> np.ndarray:
+        return np.clip(im.astype(np.float32) * np.array(gains, np.float32), 0, 255).astype(np.uint8)
+
+    on = S3potPredictor(PipelineConfig())
+    off = S3potPredictor(PipelineConfig(generator_kwargs={"white_balance": False}))
+    warm = cast(data.astronaut(), (1.3, 1.0, 0.6))
+    flagged = [float(p.segment(warm).occlusion.sum() / p.segment(warm).face_region.sum()) for p in (on, off)]
+    assert flagged[0] < flagged[1]
+    photo, alpha = occluded_astronaut
+    result = on.segment(cast(photo, (0.8, 1.0, 1.25)))
+    assert _iou(result.occlusion, (alpha > 0.5) & result.face_region) > 0.9

@@ -11,7 +11,7 @@ import pytest
 
 from s3pot.reference.base import Reference, build_generator
 from s3pot.reference.pca import PCAReferenceGenerator, default_model_path
-from s3pot.reference.shape_free import rasterize
+from s3pot.reference.shape_free import rasterize, skin_texels
 
 BENCH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "bench"
 
@@ -420,3 +420,25 @@ def test_a_grey_face_gets_a_grey_reference_that_replaces_an_occluder(gen: PCARef
     # Pixels the reference does not replace are the input's, bit for bit.
     same = ref.confidence >= 1.0
     assert same.any() and (ref.image[same] == occ[same]).all()
+
+
+def test_white_balance_undoes_a_cast_and_leaves_skin_tones_alone(gen: PCAReferenceGenerator) -> None:
+    from s3pot.reference.shape_free import LUMA, WB_DEAD_ZONE, white_balance
+
+    face = gen.mean_rgb.astype(np.float32)
+
+    def chroma_error(t: np.ndarray) -> float:
+        c = lambda a: np.median(a / (a @ LUMA)[:, None], 0)  # noqa: E731
+        return float(np.abs(np.log(c(t) / c(face))).max())
+
+    for cast in ((1.25, 1.0, 0.7), (0.85, 1.0, 1.35)):
+        texture = face * np.array(cast, np.float32)
+        wb, skin = white_balance(texture, gen.mean_rgb, skin_texels(texture))
+        assert (wb != 1).any() and skin.mean() > 0.9
+        # What is left is the dead zone (people's skin tones differ by that much).
+        assert chroma_error(texture) > 0.3
+        assert chroma_error(texture * wb) < WB_DEAD_ZONE + 0.03
+    # A few per cent, as between people's skin tones: no balance at all.
+    slight = face * np.array((1.06, 1.0, 0.95), np.float32)
+    wb, _ = white_balance(slight, gen.mean_rgb, skin_texels(slight))
+    np.testing.assert_array_equal(wb, np.ones(3))

@@ -317,6 +317,55 @@ def colourise(texture: np.ndarray, mean_rgb: np.ndarray) -> np.ndarray:
     return (np.asarray(mean_rgb, np.float64) * (lum / ref)[:, None]).astype(np.float32)
 
 
+# White balance: per-channel gains beyond this (in log units, about +-16 %) are a colour cast;
+# within it, the skin tones of people differ (dev bench faces: median 0.10, 90th percentile
+# 0.26 of the largest channel's log gain), and the model knows them. At most WB_LIMIT per
+# channel; WB_ITERATIONS re-estimates, since the skin texels of a strongly cast face are
+# first chosen among its least cast ones (a cool cast drops a third of the bench's faces
+# below the skin share that enables it).
+WB_DEAD_ZONE = 0.15
+WB_LIMIT = 1.6
+WB_ITERATIONS = 3
+WB_KEEP_SKIN = 0.95  # a balance must keep this share of the skin texels (see white_balance)
+
+
+def white_balance(texture: np.ndarray, mean_rgb: np.ndarray, skin: np.ndarray,
+                  min_skin: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel gains (3,) that bring the median chromaticity of the ``skin`` texels of
+    ``texture`` (N, 3) to the mean face's on the same texels, less the dead zone; and the
+    skin texels of the balanced texture. Gains of 1 when the cast is within the dead zone.
+
+    Why: the face model's chroma is what tells an occluder from skin, and a whole face
+    under a cast has the wrong chroma everywhere. Only skin texels vote, so a coloured
+    occluder does not set the balance (it would need to pass for skin and cover more than
+    half of the skin texels).
+    """
+    def chroma(t: np.ndarray) -> np.ndarray:
+        return np.median(t / np.maximum(t @ LUMA, 1.0)[:, None], 0)
+
+    x0 = np.asarray(texture, np.float32)
+    cast = np.ones(3)  # the full correction, re-estimated on the skin it reveals
+    sk = skin
+    for _ in range(WB_ITERATIONS):
+        if sk.mean() < min_skin:
+            break
+        x = x0 * cast
+        cast = np.clip(cast * chroma(np.asarray(mean_rgb)[sk]) / np.maximum(chroma(x[sk]), 1e-3),
+                       1.0 / WB_LIMIT, WB_LIMIT)
+        sk = skin_texels(x0 * cast)
+    lw = np.log(cast)
+    wb = np.exp(np.sign(lw) * np.maximum(np.abs(lw) - WB_DEAD_ZONE, 0.0)).astype(np.float32)
+    if (wb == 1).all():
+        return wb, skin
+    balanced = skin_texels(x0 * wb)
+    if balanced.mean() < WB_KEEP_SKIN * skin.mean():
+        # Undoing a cast reveals skin; a balance that leaves clearly less of the face
+        # skin-coloured was set by something else (a warm-coloured occluder passing for
+        # skin under a cool cast, while the cast skin itself fell out of the box): refused.
+        return np.ones(3, np.float32), skin
+    return wb, balanced
+
+
 # Opponent colour axes (luminance, red-green, yellow-blue) as columns: faces vary mostly
 # in luminance (shading, skin tone), much less in chroma, so a chroma deviation is far
 # more telling of an occluder. The fit scales each axis by how much faces vary along it.
