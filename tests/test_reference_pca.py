@@ -438,6 +438,15 @@ def test_white_balance_undoes_a_cast_and_leaves_skin_tones_alone(gen: PCAReferen
         # What is left is the dead zone (people's skin tones differ by that much).
         assert chroma_error(texture) > 0.3
         assert chroma_error(texture * wb) < WB_DEAD_ZONE + 0.03
+    # A cool cast so strong that almost no texel passes for skin: every texel votes.
+    cold = face * np.array((0.7, 1.0, 1.45), np.float32)
+    assert skin_texels(cold).mean() < 0.05
+    wb, skin = white_balance(cold, gen.mean_rgb, skin_texels(cold))
+    assert skin.mean() > 0.9 and chroma_error(cold * wb) < WB_DEAD_ZONE + 0.03
+    # ... but not a face-sized blue thing that no balance within the limit turns into skin.
+    blue = np.tile(np.array([[120.0, 160.0, 220.0]], np.float32), (len(face), 1))
+    wb, skin = white_balance(blue, gen.mean_rgb, skin_texels(blue))
+    np.testing.assert_array_equal(wb, np.ones(3))
     # A few per cent, as between people's skin tones: no balance at all.
     slight = face * np.array((1.06, 1.0, 0.95), np.float32)
     wb, _ = white_balance(slight, gen.mean_rgb, skin_texels(slight))

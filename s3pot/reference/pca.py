@@ -56,13 +56,13 @@ balance that leaves fewer texels skin-coloured is refused (a warm occluder under
 cast otherwise set it: the demo photo's occluder IoU 0.999 -> 0.13). Measured with
 ``python benchmarks/offline_quality.py --bench COPY`` on the dev bench with every photo's
 channels multiplied by (1.2, 1.0, 0.72) (warm) and (0.8, 1.0, 1.25) (cool): occluder IoU
-0.521 -> 0.534 (clean FP 4.0 -> 3.4 %) and 0.540 -> 0.545 (FP 7.2 -> 6.7 %); the bench as it
+0.521 -> 0.534 (clean FP 4.0 -> 3.4 %) and 0.540 -> 0.565 (FP 7.2 -> 5.6 %; 0.545 before faces
+with under ``min_skin`` skin-coloured texels were balanced from all of them); the bench as it
 is 0.605 -> 0.606 (FP 1.6 % both); unseen identities (``benchmarks/unseen_identities.py``)
 half-fitted B 0.609 -> 0.608, A 0.534 -> 0.548; restoration unchanged (0.445). A full correction (no dead zone) gains more
-on the casts (0.550 / 0.559) but flags 2.7 % of the clean bench faces; refitting the face
-model on balanced textures lost (bench 0.596, cool 0.496). A cool cast stays the harder one:
-it drops skin out of the chromaticity box, so a third of the bench's faces never reach the
-skin share that enables the balance.
+on the casts (0.550 / 0.559, measured before the all-texel start) but flags 2.7 % of the
+clean bench faces; refitting the face model on balanced textures lost (bench 0.596, cool
+0.496). Flat face masks (``benchmarks/mask_occluders.py``) are unchanged (0.583).
 
 Output, in the aligned frame of the input:
 
@@ -451,7 +451,7 @@ class PCAReferenceGenerator(ReferenceGenerator):
             x = colourise(x, self.mean_rgb)
         skin = skin_texels(x)
         enough = skin.mean() >= self.min_skin
-        if self.white_balance and enough and tint is None:
+        if self.white_balance and tint is None:
             # A colour cast (warm indoor light, a cool shade): bring the skin's chromaticity
             # to the mean face's, beyond what skin tones differ by (see the module docstring).
             wb, skin = white_balance(x, self.mean_rgb, skin, self.min_skin)

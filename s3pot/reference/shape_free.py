@@ -338,14 +338,18 @@ def white_balance(texture: np.ndarray, mean_rgb: np.ndarray, skin: np.ndarray,
     Why: the face model's chroma is what tells an occluder from skin, and a whole face
     under a cast has the wrong chroma everywhere. Only skin texels vote, so a coloured
     occluder does not set the balance (it would need to pass for skin and cover more than
-    half of the skin texels).
+    half of the skin texels); when fewer than ``min_skin`` of the texels are skin-coloured
+    (a strong cool cast), every texel votes once, and the balance stands only if it makes
+    at least ``min_skin`` of them skin.
     """
     def chroma(t: np.ndarray) -> np.ndarray:
         return np.median(t / np.maximum(t @ LUMA, 1.0)[:, None], 0)
 
     x0 = np.asarray(texture, np.float32)
     cast = np.ones(3)  # the full correction, re-estimated on the skin it reveals
-    sk = skin
+    # Too few skin-coloured texels (a strong cool cast moves skin out of the box): the first
+    # estimate takes every texel, and is kept only if it turns enough of the face into skin.
+    sk = skin if skin.mean() >= min_skin else np.ones(len(skin), bool)
     for _ in range(WB_ITERATIONS):
         if sk.mean() < min_skin:
             break
@@ -358,7 +362,8 @@ def white_balance(texture: np.ndarray, mean_rgb: np.ndarray, skin: np.ndarray,
     if (wb == 1).all():
         return wb, skin
     balanced = skin_texels(x0 * wb)
-    if balanced.mean() < WB_KEEP_SKIN * skin.mean():
+    if balanced.mean() < max(WB_KEEP_SKIN * skin.mean(), min_skin if skin.mean() < min_skin else 0.0):
+        # (Or, started from every texel, a balance that still leaves the face without skin.)
         # Undoing a cast reveals skin; a balance that leaves clearly less of the face
         # skin-coloured was set by something else (a warm-coloured occluder passing for
         # skin under a cool cast, while the cast skin itself fell out of the box): refused.
