@@ -7,7 +7,9 @@ face region flagged on clean images), IoU per occluder family, and the median en
 time per photo (detection to pasted-back mask) as a ratio to mediapipe's face-mesh call on
 the same photos in the same run, plus peak memory. ``--set`` overrides OfflineParams fields
 (for tuning; record what you change). ``--limit N`` uses every k-th image for quick checks;
-``--scale S`` enlarges every photo and its masks (the same composites at a user's photo size).
+``--scale S`` enlarges every photo and its masks (the same composites at a user's photo size);
+``--colour grey|warm|cool|R,G,B`` turns every photo grey-scale or multiplies its channels
+(warm = 1.2,1.0,0.72; cool = 0.8,1.0,1.25): the same composites as photos unlike the bench's.
 """
 
 from __future__ import annotations
@@ -37,10 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0,
                     help="enlarge every photo (bicubic) and its masks by this factor: the bench's "
                          "frames are ~200 px, users' photos are megapixels")
+    ap.add_argument("--colour", default=None, metavar="grey|warm|cool|R,G,B",
+                    help="convert every photo: grey-scale, or channel gains (a colour cast)")
     ap.add_argument("--reference-model", help="PCA reference model (default: the shipped one)")
     ap.add_argument("--generator-set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="reference generator keyword arguments (e.g. prior=30)")
     args = ap.parse_args(argv)
+    try:
+        recolour = _recolour(args.colour)
+    except ValueError as exc:
+        ap.error(str(exc))
     bench = Path(args.bench)
     if not (bench / "images").is_dir():
         print(f"benchmark not found at {bench}", file=sys.stderr)
@@ -59,12 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     import mediapipe as mp
 
     plain = mp.solutions.face_mesh.FaceMesh(static_image_mode=True)
-    first = _scaled(load_image(bench / "images" / f"{names[0]}.png"), args.scale)
+    first = recolour(_scaled(load_image(bench / "images" / f"{names[0]}.png"), args.scale))
     pred.segment(first)  # warm up every stage
     plain.process(first)
     scores, by_family, t_pipe, t_mesh, t_plain, missed = [], {}, [], [], [], 0
     for name in names:
-        image = _scaled(load_image(bench / "images" / f"{name}.png"), args.scale)
+        image = recolour(_scaled(load_image(bench / "images" / f"{name}.png"), args.scale))
         gt = _scaled(load_image(bench / "masks" / f"{name}.png")[..., 0], args.scale) > 127
         face = _scaled(load_image(bench / "face" / f"{name}.png")[..., 0], args.scale) > 127
         (_, result, _), (tm, tp, td) = timed_in_turn(
@@ -92,6 +100,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  against FaceMesh() with default options ({med_d * 1e3:.1f} ms): ratio {med_p / med_d:.2f}")
     print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     return 0
+
+
+CASTS = {"warm": (1.2, 1.0, 0.72), "cool": (0.8, 1.0, 1.25)}
+
+
+def _recolour(spec: str | None):
+    """The photo conversion ``--colour`` names (identity for None)."""
+    if spec is None:
+        return lambda image: image
+    if spec == "grey":
+        return lambda image: np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    try:
+        gains = np.array(CASTS[spec] if spec in CASTS else [float(v) for v in spec.split(",")], np.float32)
+    except ValueError:
+        gains = np.zeros(0)
+    if gains.shape != (3,) or (gains <= 0).any():
+        raise ValueError(f"--colour {spec!r}: use grey, warm, cool or three positive gains R,G,B")
+    return lambda image: np.clip(image.astype(np.float32) * gains + 0.5, 0, 255).astype(np.uint8)
 
 
 def _scaled(image: np.ndarray, scale: float) -> np.ndarray:

@@ -41,7 +41,7 @@ Monochrome photos (grey-scale, or one tint throughout; :func:`s3pot.reference.sh
 alone, and the model's face comes back in the photo's grey. Otherwise a grey face has the
 wrong chroma everywhere, and the reference's restored patches have colour that a grey
 photo never shows. Measured on the dev bench made grey (``python benchmarks/offline_quality.py
---bench GREY_COPY``, images converted with OpenCV, masks unchanged): occluder IoU 0.254 ->
+--colour grey``, images converted with OpenCV, masks unchanged): occluder IoU 0.254 ->
 0.302, mean IoU 0.274 -> 0.315, clean FP 6.9 % -> 2.1 % (sunglasses 0.635 -> 0.776); the
 colourised fit alone gave 0.325 but FP 5.9 %, the grey output alone changed nothing. Colour
 photos are untouched (dev bench 0.605 / FP 1.6 % before and after). Grey faces stay far
@@ -54,12 +54,13 @@ white-balanced so that its skin texels' median chromaticity is the mean face's
 tones stay within; the reference is given the cast back. Only skin texels vote, and a
 balance that leaves fewer texels skin-coloured is refused (a warm occluder under a cool
 cast otherwise set it: the demo photo's occluder IoU 0.999 -> 0.13). Measured with
-``python benchmarks/offline_quality.py --bench COPY`` on the dev bench with every photo's
-channels multiplied by (1.2, 1.0, 0.72) (warm) and (0.8, 1.0, 1.25) (cool): occluder IoU
-0.521 -> 0.534 (clean FP 4.0 -> 3.4 %) and 0.540 -> 0.565 (FP 7.2 -> 5.6 %; 0.545 before faces
-with under ``min_skin`` skin-coloured texels were balanced from all of them); the bench as it
-is 0.605 -> 0.606 (FP 1.6 % both); unseen identities (``benchmarks/unseen_identities.py``)
-half-fitted B 0.609 -> 0.608, A 0.534 -> 0.548; restoration unchanged (0.445). A full correction (no dead zone) gains more
+``python benchmarks/offline_quality.py --colour warm|cool`` (every photo's channels multiplied
+by (1.2, 1.0, 0.72) or (0.8, 1.0, 1.25); ``--generator-set white_balance=0`` for the
+before): occluder IoU 0.522 -> 0.533 (clean FP 4.1 -> 3.5 %) and 0.532 -> 0.560 (FP 7.2 ->
+5.6 %; faces with under ``min_skin`` skin-coloured texels are balanced from all of them,
+0.545 without that on a saved copy); the bench as it is 0.605 -> 0.606 (FP 1.6 % both);
+unseen identities (``benchmarks/unseen_identities.py``) half-fitted B 0.609 -> 0.608, A
+0.534 -> 0.548; restoration unchanged (0.445). A full correction (no dead zone) gains more
 on the casts (0.550 / 0.559, measured before the all-texel start) but flags 2.7 % of the
 clean bench faces; refitting the face model on balanced textures lost (bench 0.596, cool
 0.496). Flat face masks (``benchmarks/mask_occluders.py``) are unchanged (0.583).
