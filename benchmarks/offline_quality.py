@@ -7,8 +7,8 @@ face region flagged on clean images), IoU per occluder family, and the median en
 time per photo (detection to pasted-back mask) as a ratio to mediapipe's face-mesh call on
 the same photos in the same run, plus peak memory. Rows ``texture=...`` group the
 procedural occluders by what they are textured with (``families.csv`` ``details``).
-``--set`` overrides OfflineParams fields (for tuning; record what you change). ``--limit N`` uses every k-th image for quick checks;
-``--scale S`` enlarges every photo and its masks (the same composites at a user's photo size);
+``--set`` overrides OfflineParams fields (for tuning; record what you change). ``--limit N``
+uses every k-th image for quick checks; ``--scale S`` enlarges every photo and its masks (the same composites at a user's photo size);
 ``--colour grey|warm|cool|R,G,B`` turns every photo grey-scale or multiplies its channels
 (warm = 1.2,1.0,0.72; cool = 0.8,1.0,1.25): the same composites as photos unlike the bench's.
 """
