@@ -77,6 +77,23 @@ def test_greedy_match_equals_bruteforce(seed):
                 assert torch.equal(a.float(), b.float())
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_numpy_and_torch_rounds_give_the_same_pairs(seed):
+    # CPU matrices take the numpy rounds, a GPU's the torch ones: the SAM path on a GPU
+    # must match exactly what the offline path matches, ties and -inf included.
+    from s3pot.prompts.matching import _rounds_numpy, _rounds_torch
+
+    g = torch.Generator().manual_seed(seed)
+    r, c = torch.randint(1, 60, (2,), generator=g).tolist()
+    for sim in (torch.randn(r, c, generator=g), torch.randint(0, 3, (r, c), generator=g).float()):
+        sim = sim.masked_fill(torch.rand(r, c, generator=g) < 0.2, float("-inf"))
+        a = _rounds_torch(sim.clone())
+        b = _rounds_numpy(sim.numpy().copy())
+        assert len(a[0]) > 0 or torch.isinf(sim).all()
+        for x, y in zip(a, b, strict=True):
+            assert np.array_equal(x.numpy(), y)
+
+
 def test_greedy_match_is_one_to_one_and_ignores_nan():
     sim = torch.tensor([[0.9, float("nan")], [0.8, 0.1], [0.7, 0.6]])
     rows, cols, vals = greedy_match(sim)
