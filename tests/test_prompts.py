@@ -46,6 +46,22 @@ def test_token_mask_samples_region_at_centres_and_excludes_padding():
     assert torch.equal(m3, m2)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_token_mask_reads_the_same_pixels_from_numpy_and_torch_masks(seed):
+    # numpy masks take a numpy path; it must pick exactly the pixels the torch one does,
+    # for frames that do not divide into the grid and SAM-like resize factors.
+    rng = np.random.default_rng(seed)
+    h, w = (int(v) for v in rng.integers(5, 90, 2))
+    region = rng.random((2, h, w)) < 0.5
+    for grid in [(16, 16), (7, 11)]:
+        for frame, f in [(None, 1.0), ((64, 64), h / 64), ((1024, 1024), 256 / 1024 * h / 100)]:
+            a = token_mask_at_centres(region, grid, frame, f)
+            b = token_mask_at_centres(torch.from_numpy(region), grid, frame, f)
+            assert a.dtype == b.dtype == torch.bool and a.shape == b.shape
+            assert torch.equal(a, b)
+            assert torch.equal(token_mask_at_centres(region[0], grid, frame, f), b[:1])
+
+
 def test_token_contrast_masks_non_face_tokens_and_p0_is_best_face_token():
     torch.manual_seed(0)
     e_i = torch.randn(1, 8, 3, 3)
