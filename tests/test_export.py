@@ -65,11 +65,24 @@ def test_photo_masks_polarity(two_face_result) -> None:
     assert occ.any() and vis.any()
     assert not (occ & vis).any()
     assert not (occ & ~region).any() and not (vis & ~region).any()
+    # Occlusion and visible face partition the face region: no pixel is in neither.
+    assert np.array_equal(occ | vis, region)
     # The occluded part is the lower part of the first face only.
     ys, xs = np.nonzero(occ)
     assert xs.max() < 300
     first = result.faces[0].transform.to_photo_mask(face_region(result.faces[0].parsing), occ.shape)
     assert occ.sum() < first.sum()
+
+
+def test_photo_masks_visible_face_only_for_segmented_faces(two_face_result) -> None:
+    result, _ = two_face_result
+    first, second = result.faces
+    unsegmented = FaceResult(face=second.face, transform=second.transform, aligned=second.aligned,
+                             landmarks_aligned=second.landmarks_aligned, parsing=second.parsing)
+    masks = photo_masks([first, unsegmented], result.image_shape)
+    own = first.transform.to_photo_mask(face_region(first.parsing), result.image_shape)
+    assert masks["visible"].any() and not (masks["visible"] & ~own).any()
+    assert np.array_equal(masks["face_region"], result.face_region)
 
 
 def test_json_document_decodes_back_to_each_face_mask(two_face_result) -> None:
