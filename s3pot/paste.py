@@ -124,8 +124,8 @@ def photo_masks(faces: list[FaceResult], shape: tuple[int, int],
         f.extras[PHOTO_MASK] = (box, patch)
     # Visible face: the face region of every segmented face, less what covers any face, so
     # that occlusion and visible face partition the region (no third warp per face, and no
-    # pixel left in neither where the photo-resolution refinement moved an edge).
-    occ &= region
+    # pixel left in neither where the photo-resolution refinement moved an edge). Each
+    # face's occlusion patch is already inside its own region, so ``occ`` lies inside M.
     return {"occlusion": occ, "visible": segmented & ~occ, "face_region": region}
 
 
