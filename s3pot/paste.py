@@ -71,7 +71,8 @@ def _face_in_photo(face: FaceResult, shape: tuple[int, int], image: np.ndarray |
     box, both = t.roi_warp(np.dstack([region, prob.astype(np.float32)]), shape)
     if box is None:
         return None, np.zeros((0, 0), bool), np.zeros((0, 0), bool)
-    region, soft = both[..., 0] >= 0.5, np.ascontiguousarray(both[..., 1])
+    region, soft = cv2.split(both)  # contiguous planes (strided views cost ~0.5 ms a 575-px box)
+    region = region >= 0.5
     cut = 0.5
     if image is not None and face.occlusion_prob is not None:
         x0, y0, x1, y1 = box
@@ -89,12 +90,13 @@ def _refine(guide: np.ndarray, soft: np.ndarray, crop_side: float) -> np.ndarray
         size = (max(1, round(w * f)), max(1, round(h * f)))
         g, s = shrink(guide, size), shrink(soft, size)
     radius = max(1, round(REFINE_RADIUS * crop_side * f))
-    ys, xs = np.nonzero(s >= REFINE_NEAR)
+    near = s >= REFINE_NEAR
+    ys, xs = np.flatnonzero(near.any(1)), np.flatnonzero(near.any(0))  # the box, not every pixel
     out = np.array(s, np.float32, copy=True)
     if len(ys):
         reach = 2 * radius + 2
-        y0, y1 = max(ys.min() - reach, 0), min(ys.max() + 1 + reach, s.shape[0])
-        x0, x1 = max(xs.min() - reach, 0), min(xs.max() + 1 + reach, s.shape[1])
+        y0, y1 = max(ys[0] - reach, 0), min(ys[-1] + 1 + reach, s.shape[0])
+        x0, x1 = max(xs[0] - reach, 0), min(xs[-1] + 1 + reach, s.shape[1])
         out[y0:y1, x0:x1] = guided_filter(g[y0:y1, x0:x1], s[y0:y1, x0:x1], radius, REFINE_EPS,
                                           coarse_side=REFINE_FIT_SIDE)
     if f < 1.0:

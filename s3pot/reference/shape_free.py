@@ -342,10 +342,11 @@ def white_balance(texture: np.ndarray, mean_rgb: np.ndarray, skin: np.ndarray,
     (a strong cool cast), every texel votes once, and the balance stands only if it makes
     at least ``min_skin`` of them skin.
     """
-    def chroma(t: np.ndarray) -> np.ndarray:
-        return np.median(t / np.maximum(t @ LUMA, 1.0)[:, None], 0)
+    def chromaticity(t: np.ndarray) -> np.ndarray:
+        return t / np.maximum(t @ LUMA, 1.0)[:, None]
 
     x0 = np.asarray(texture, np.float32)
+    mean_c = chromaticity(np.asarray(mean_rgb))  # the mean face's, once (it never changes)
     cast = np.ones(3)  # the full correction, re-estimated on the skin it reveals
     # Too few skin-coloured texels (a strong cool cast moves skin out of the box): the first
     # estimate takes every texel, and is kept only if it turns enough of the face into skin.
@@ -353,8 +354,8 @@ def white_balance(texture: np.ndarray, mean_rgb: np.ndarray, skin: np.ndarray,
     for _ in range(WB_ITERATIONS):
         if sk.mean() < min_skin:
             break
-        x = x0 * cast
-        cast = np.clip(cast * chroma(np.asarray(mean_rgb)[sk]) / np.maximum(chroma(x[sk]), 1e-3),
+        target = np.median(mean_c[sk], 0)
+        cast = np.clip(cast * target / np.maximum(np.median(chromaticity(x0[sk] * cast), 0), 1e-3),
                        1.0 / WB_LIMIT, WB_LIMIT)
         sk = skin_texels(x0 * cast)
     lw = np.log(cast)
