@@ -1,7 +1,8 @@
 """Reading photos robustly and writing outputs atomically.
 
 Every input becomes an RGB ``uint8`` array in display orientation: EXIF rotation is
-applied, grayscale / palette / RGBA / 16-bit images are converted. Every failure is an
+applied, grayscale / palette / RGBA / 16-bit / float images are converted (float TIFFs
+Pillow cannot read go through OpenCV). Every failure is an
 :class:`~s3pot.errors.ImageLoadError` whose message is one line naming the file.
 Outputs go to a temporary file in the destination folder and are renamed into place, so an
 interrupted run never leaves a half-written file behind.
@@ -77,8 +78,8 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
         elif img.mode == "I":
             top = arr.max() if arr.size else 1.0
             arr = arr / 257.0 if top > 255 else arr
-        else:  # float images: assume [0, 1] unless clearly 0..255
-            arr = arr * 255.0 if arr.max(initial=0.0) <= 1.0 else arr
+        else:  # float images: [0, 1] unless clearly 0..255 (_float_to_255)
+            arr = _float_to_255(arr)
         gray = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
@@ -94,7 +95,7 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Load ``path`` as an RGB uint8 array (H, W, 3) in display orientation."""
     p = Path(path)
     if not p.exists():
-        raise ImageLoadError(p, "file not found")
+        raise ImageLoadError(p, missing_reason(p))
     if p.is_dir():
         raise ImageLoadError(p, "is a folder, not an image")
     try:
@@ -110,6 +111,64 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise
 
 
+def missing_reason(path: Path) -> str:
+    """Why ``path`` (which does not exist) cannot be read: a missing file, or a symbolic link
+    whose target is gone (a moved photo library leaves those behind)."""
+    if path.is_symlink():
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return f"broken symbolic link (its target {target} does not exist)"
+    return "file not found"
+
+
+# TIFF's two byte orders. Pillow cannot decode every TIFF photographers and scanners write
+# (32-bit float RGB, from HDR merges and scientific cameras); OpenCV's libtiff can.
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+
+
+def _decode_tiff_with_opencv(data: bytes) -> np.ndarray | None:
+    """A TIFF Pillow cannot identify, decoded by OpenCV and brought to RGB uint8 by the
+    rules of :func:`_to_rgb` (16-bit / 257, floats by :func:`_float_to_255`, alpha
+    composited on white); None if OpenCV cannot decode it either."""
+    import cv2
+
+    if not data.startswith(TIFF_MAGIC):
+        return None
+    try:
+        arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        return None
+    if arr is None or arr.size == 0:
+        return None
+    x = arr.astype(np.float64)
+    if arr.dtype == np.uint16:
+        x = x / 257.0
+    elif arr.dtype.kind == "f":
+        x = _float_to_255(x)
+    if x.ndim == 3 and x.shape[2] in (2, 4):  # grey or colour plus alpha: on white
+        alpha = np.clip(x[..., -1:] / 255.0, 0.0, 1.0)
+        x = x[..., :-1] * alpha + 255.0 * (1.0 - alpha)
+    x = np.clip(np.rint(x), 0, 255).astype(np.uint8)
+    if x.ndim == 2 or x.shape[2] == 1:
+        return np.repeat(x.reshape(x.shape[0], x.shape[1], 1), 3, axis=2)
+    return np.ascontiguousarray(x[..., 2::-1])  # BGR -> RGB
+
+
+# Float photos hold [0, 1], with highlights above 1 in HDR merges (kept, then clipped);
+# a float image whose largest value exceeds this was written on the 0..255 scale.
+FLOAT_UNIT_MAX = 4.0
+
+
+def _float_to_255(x: np.ndarray) -> np.ndarray:
+    """Float pixel values on the 0..255 scale (NaN and -inf as 0, +inf as white)."""
+    x = np.nan_to_num(np.asarray(x, np.float64), nan=0.0, posinf=np.inf, neginf=0.0)
+    top = float(np.max(x[np.isfinite(x)], initial=0.0))
+    x = np.where(np.isinf(x), 255.0 if top > FLOAT_UNIT_MAX else 1.0, x)
+    return x * 255.0 if top <= FLOAT_UNIT_MAX else x
+
+
 def decode_image(data: bytes, name: object = "<bytes>") -> np.ndarray:
     """Decode encoded image bytes; see :func:`load_image`."""
     if not data:
@@ -120,7 +179,9 @@ def decode_image(data: bytes, name: object = "<bytes>") -> np.ndarray:
             img = ImageOps.exif_transpose(img)
             arr = _to_rgb(img)
     except UnidentifiedImageError:
-        raise ImageLoadError(name, "not an image (unrecognised format)") from None
+        arr = _decode_tiff_with_opencv(data)
+        if arr is None:
+            raise ImageLoadError(name, "not an image (unrecognised format)") from None
     except Image.DecompressionBombError:
         raise ImageLoadError(name, "image too large (decompression-bomb guard)") from None
     except (OSError, SyntaxError, ValueError) as exc:
@@ -209,7 +270,7 @@ def find_images(inputs: list[str], unreadable: list[Path] | None = None
                 problems.append((item, "pattern matched no files"))
             paths.extend(found)
         else:
-            problems.append((item, "file not found"))
+            problems.append((item, missing_reason(p)))
     if unreadable is not None:
         unreadable.sort()
     return unique_paths(paths), problems
@@ -217,8 +278,14 @@ def find_images(inputs: list[str], unreadable: list[Path] | None = None
 
 def visible_files(folder: Path) -> list[Path]:
     """Files under ``folder`` (recursive), hidden files and folders passed over."""
-    return [q for q in folder.rglob("*") if q.is_file()
+    return [q for q in folder.rglob("*") if (q.is_file() or _broken_link(q))
             and not any(part.startswith(".") for part in q.relative_to(folder).parts)]
+
+
+def _broken_link(path: Path) -> bool:
+    """A symbolic link whose target is gone: kept in a folder search, so that the batch
+    reports it (:func:`missing_reason`) instead of passing it over in silence."""
+    return path.is_symlink() and not path.exists()
 
 
 def unique_paths(paths: list[Path]) -> list[Path]:

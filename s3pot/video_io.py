@@ -20,7 +20,13 @@ import cv2
 import numpy as np
 
 from s3pot.errors import VideoLoadError
-from s3pot.image_io import VIDEO_PREVIEW_SUFFIX, VIDEO_SUFFIXES, unique_paths, visible_files
+from s3pot.image_io import (
+    VIDEO_PREVIEW_SUFFIX,
+    VIDEO_SUFFIXES,
+    missing_reason,
+    unique_paths,
+    visible_files,
+)
 
 # FFmpeg prints its own complaints ("moov atom not found") on stderr; s3pot reports a bad
 # clip in one line of its own instead. Read by OpenCV when a capture opens.
@@ -41,7 +47,7 @@ class VideoReader:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         p = Path(path)
         if not p.exists():
-            raise VideoLoadError(p, "file not found")
+            raise VideoLoadError(p, missing_reason(p))
         if p.is_dir():
             raise VideoLoadError(p, "is a folder, not a video")
         if p.stat().st_size == 0:
@@ -167,5 +173,5 @@ def find_videos(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
         elif p.exists():
             paths.append(p)
         else:
-            problems.append((item, "file not found"))
+            problems.append((item, missing_reason(p)))
     return unique_paths(paths), problems

@@ -196,3 +196,53 @@ def test_find_images_files_folders_globs(tmp_path: Path, astronaut: np.ndarray) 
     assert paths == []
     assert [name for name, _ in problems] == [str(empty), str(tmp_path / "nope.jpg"), str(tmp_path / "*.gif")]
     assert all(why for _, why in problems)
+
+
+def test_float_tiffs_pillow_cannot_read_load_through_opencv(tmp_path: Path, astronaut: np.ndarray) -> None:
+    import cv2
+
+    small = np.ascontiguousarray(astronaut[:64, :80])
+    bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
+    unit = tmp_path / "hdr.tif"  # 32-bit float RGB on [0, 1] (OpenCV stores it LogLuv-compressed)
+    assert cv2.imwrite(str(unit), bgr.astype(np.float32) / 255.0)
+    arr = load_image(unit)
+    _check_rgb(arr, small.shape[:2])
+    assert np.abs(arr.astype(int) - small.astype(int)).max() <= 8
+
+    scaled = tmp_path / "scaled.tif"  # floats written on the 0..255 scale stay there
+    assert cv2.imwrite(str(scaled), bgr.astype(np.float32))
+    assert np.abs(load_image(scaled).astype(int) - small.astype(int)).max() <= 8
+
+    alpha = np.ones(small.shape[:2], np.float32)
+    alpha[:, :40] = 0.0  # the left half transparent: white, as viewers show it
+    rgba = tmp_path / "cutout.tif"
+    assert cv2.imwrite(str(rgba), np.dstack([bgr.astype(np.float32) / 255.0, alpha]))
+    arr = load_image(rgba)
+    _check_rgb(arr, small.shape[:2])
+    assert arr[:, :40].min() == 255
+    assert np.abs(arr[:, 40:].astype(int) - small[:, 40:].astype(int)).max() <= 1
+
+
+def test_float_pixels_are_read_on_the_unit_scale_with_hdr_highlights() -> None:
+    from s3pot.image_io import _float_to_255
+
+    hdr = np.array([0.0, 0.5, 1.0, 2.5, np.nan, np.inf])  # highlights above 1: still [0, 1]
+    assert np.allclose(_float_to_255(hdr), [0.0, 127.5, 255.0, 637.5, 0.0, 255.0])
+    eight_bit = np.array([0.0, 10.0, 200.0, np.inf])
+    assert np.allclose(_float_to_255(eight_bit), [0.0, 10.0, 200.0, 255.0])
+
+
+def test_broken_links_are_reported_not_passed_over(tmp_path: Path, astronaut: np.ndarray) -> None:
+    root = tmp_path / "library"
+    root.mkdir()
+    Image.fromarray(astronaut[:32, :32]).save(root / "kept.png")
+    link = root / "moved.jpg"
+    link.symlink_to(tmp_path / "gone" / "moved.jpg")
+    paths, problems = find_images([str(root)])
+    assert problems == []
+    assert sorted(p.name for p in paths) == ["kept.png", "moved.jpg"]
+    with pytest.raises(ImageLoadError, match="broken symbolic link") as info:
+        load_image(link)
+    assert str(link) in str(info.value) and "\n" not in str(info.value)
+    _, problems = find_images([str(link)])
+    assert problems and "broken symbolic link" in problems[0][1]

@@ -225,3 +225,17 @@ def test_skip_existing_resumes_a_batch_of_clips(clip: Path, tmp_path: Path, caps
     code, err = _run(capsys, "video", str(clip), "-o", str(out), "--skip-existing", "--json", "--quiet")
     assert code == 0 and "clips: 1 processed, 0 skipped (existing)" in err
     assert (out / "pan.json").is_file()
+
+
+def test_a_broken_link_to_a_clip_is_reported(tmp_path: Path) -> None:
+    from s3pot.errors import VideoLoadError
+    from s3pot.video_io import VideoReader, find_videos
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    link = clips / "take1.mp4"
+    link.symlink_to(tmp_path / "external-drive" / "take1.mp4")
+    paths, problems = find_videos([str(clips)])
+    assert paths == [link] and problems == []
+    with pytest.raises(VideoLoadError, match="broken symbolic link"):
+        VideoReader(link)
