@@ -172,6 +172,24 @@ def test_valid_mask_marks_pixels_from_inside_the_photo() -> None:
     assert not valid[clearly_out].any()
 
 
+@pytest.mark.parametrize("shift", [0.0, 30.0, 75.0, 76.0, 140.0])
+@pytest.mark.parametrize("angle", [0.0, 17.0, -40.0])
+def test_valid_mask_agrees_with_every_pixels_own_test(shift: float, angle: float) -> None:
+    """The all-inside shortcut (corners only) gives the per-pixel answer, crop inside the
+    photo, crossing its edge, or a pixel either side of it."""
+    h, w = 400, 360
+    c, s = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    rot = np.array([[c, -s], [s, c]])
+    centre = np.array([w / 2 + shift, h / 2 - 0.6 * shift])
+    pts = [centre + rot @ np.array(d) for d in ((-30, -20), (30, -20), (-20, 45), (20, 45))]
+    t = transform_from_quad(ffhq_quad(*pts), 256)
+    yy, xx = np.mgrid[:256, :256]
+    src = t.to_photo(np.stack([xx.ravel(), yy.ravel()], 1)).reshape(256, 256, 2)
+    expected = ((src[..., 0] > -0.5) & (src[..., 0] < w - 0.5)
+                & (src[..., 1] > -0.5) & (src[..., 1] < h - 0.5))
+    np.testing.assert_array_equal(t.valid_mask((h, w)), expected)
+
+
 @pytest.mark.parametrize("angle", [-35.0, 20.0, 40.0])
 def test_rotated_face_aligns_like_the_upright_one(astronaut, detector, astronaut_landmarks,
                                                   angle: float) -> None:
