@@ -183,3 +183,17 @@ def test_f1_on_celebamask_samples(celebamask_dir, predictor) -> None:
     for name, row in res["images"].items():  # no single face badly off
         for cls in ("skin", "nose", "eyes", "lip"):
             assert row[cls] > 0.7, (name, cls, row[cls])
+
+
+def test_face_region_is_the_face_classes_for_any_layout() -> None:
+    from s3pot.parsing.base import FACE_REGION_CLASSES, face_region
+
+    ids = np.random.default_rng(3).integers(0, 12, (64, 80)).astype(np.uint8)
+    expected = np.isin(ids, FACE_REGION_CLASSES)
+    for arr in (ids, ids[:, ::2], ids.T, ids.astype(np.int64), ids[None]):  # strided, wide ints, 3-D
+        out = face_region(arr)
+        assert out.dtype == bool and out.shape == arr.shape
+        np.testing.assert_array_equal(out, np.isin(arr, FACE_REGION_CLASSES))
+    out = face_region(ids)
+    out[:] = False  # callers own the mask: writing to it leaves the next one intact
+    np.testing.assert_array_equal(face_region(ids), expected)
