@@ -86,6 +86,22 @@ def test_fit_reference_rejects_bad_output_name(folder: Path, tmp_path: Path) -> 
     assert main(["fit-reference", str(folder), "-o", str(tmp_path / "m.bin"), "--quiet"]) == 2
 
 
+def test_too_few_faces_says_which_photos_were_skipped(tmp_path: Path, capsys) -> None:
+    from s3pot.cli.main import main
+
+    folder = tmp_path / "few"
+    folder.mkdir()
+    save_image(folder / "blank.png", np.full((120, 120, 3), 90, np.uint8))
+    (folder / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0 not the rest")
+    out = tmp_path / "m.npz"
+    assert main(["fit-reference", str(folder), "-o", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "need at least 2 faces" in err and "found 0 in 2 photo(s) (2 skipped)" in err
+    assert f"skipped {folder / 'blank.png'}: no whole face found" in err
+    assert f"skipped {folder / 'cut.jpg'}:" in err
+    assert not out.exists()
+
+
 def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
     from s3pot.errors import CheckpointError
     from s3pot.reference.pca import PCAReferenceGenerator

@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
                              seed=args.seed, exclude=exclude, progress=not args.quiet,
                              scale=args.residual_scale)
     except (FileNotFoundError, ValueError) as exc:
+        for name, why in getattr(exc, "skipped", []):
+            print(f"skipped {name}: {why}", file=sys.stderr)
         print(f"s3pot fit-reference: {exc}", file=sys.stderr)
         return 1
     for name, why in summary["skipped"]:
