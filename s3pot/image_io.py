@@ -136,6 +136,8 @@ def _decode_tiff_with_opencv(data: bytes) -> np.ndarray | None:
 
     if not data.startswith(TIFF_MAGIC):
         return None
+    if _tiff_size(data) is None:  # (the caller has applied Pillow's pixel guard to it)
+        return None
     try:
         arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error:
@@ -154,6 +156,25 @@ def _decode_tiff_with_opencv(data: bytes) -> np.ndarray | None:
     if x.ndim == 2 or x.shape[2] == 1:
         return np.repeat(x.reshape(x.shape[0], x.shape[1], 1), 3, axis=2)
     return np.ascontiguousarray(x[..., 2::-1])  # BGR -> RGB
+
+
+def _tiff_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a TIFF's first image directory, read before anything is decoded
+    (a small compressed file can hold a huge image); None if the header is not readable."""
+    import struct
+
+    order = "<" if data[:2] == b"II" else ">"
+    try:
+        (offset,) = struct.unpack_from(order + "I", data, 4)
+        (count,) = struct.unpack_from(order + "H", data, offset)
+        dims = {}
+        for i in range(count):
+            tag, kind, _, value = struct.unpack_from(order + "HHI4s", data, offset + 2 + 12 * i)
+            if tag in (256, 257):  # ImageWidth, ImageLength: SHORT (3) or LONG (4)
+                dims[tag] = struct.unpack_from(order + ("H" if kind == 3 else "I"), value)[0]
+    except struct.error:
+        return None
+    return (dims[256], dims[257]) if len(dims) == 2 else None
 
 
 # Float photos hold [0, 1], with highlights above 1 in HDR merges (kept, then clipped);
@@ -179,14 +200,19 @@ def decode_image(data: bytes, name: object = "<bytes>") -> np.ndarray:
             img = ImageOps.exif_transpose(img)
             arr = _to_rgb(img)
     except UnidentifiedImageError:
-        arr = _decode_tiff_with_opencv(data)
-        if arr is None:
-            raise ImageLoadError(name, "not an image (unrecognised format)") from None
+        arr = None  # perhaps a TIFF Pillow cannot read: OpenCV's turn, below
     except Image.DecompressionBombError:
         raise ImageLoadError(name, "image too large (decompression-bomb guard)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImageLoadError(name, f"corrupt or truncated image ({msg})") from None
+    if arr is None:
+        size = _tiff_size(data) if data.startswith(TIFF_MAGIC) else None
+        if size is not None and size[0] * size[1] > Image.MAX_IMAGE_PIXELS:
+            raise ImageLoadError(name, "image too large (decompression-bomb guard)")
+        arr = _decode_tiff_with_opencv(data)
+        if arr is None:
+            raise ImageLoadError(name, "not an image (unrecognised format)")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ImageLoadError(name, "image has zero size")
     return np.ascontiguousarray(arr)

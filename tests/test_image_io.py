@@ -246,3 +246,28 @@ def test_broken_links_are_reported_not_passed_over(tmp_path: Path, astronaut: np
     assert str(link) in str(info.value) and "\n" not in str(info.value)
     _, problems = find_images([str(link)])
     assert problems and "broken symbolic link" in problems[0][1]
+
+
+def test_a_tiff_only_opencv_reads_still_meets_the_pixel_guard(tmp_path: Path) -> None:
+    """The size is read from the TIFF's header before OpenCV decodes anything: a small file
+    that declares a huge float image is refused like Pillow refuses the others."""
+    import struct
+
+    import cv2
+
+    ok, buf = cv2.imencode(".tif", np.zeros((40, 50, 3), np.float32))
+    assert ok
+    data = bytearray(buf.tobytes())
+    order = "<" if data[:2] == b"II" else ">"
+    (ifd,) = struct.unpack_from(order + "I", data, 4)
+    (count,) = struct.unpack_from(order + "H", data, ifd)
+    for i in range(count):
+        at = ifd + 2 + 12 * i
+        tag, kind = struct.unpack_from(order + "HH", data, at)
+        if tag in (256, 257):  # width and height: 60000 x 60000
+            struct.pack_into(order + ("H" if kind == 3 else "I"), data, at + 8, 60000)
+    path = tmp_path / "bomb.tif"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageLoadError, match="too large") as info:
+        load_image(path)
+    assert str(path) in str(info.value)
