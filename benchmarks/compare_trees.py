@@ -31,6 +31,7 @@ WORKER = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 import s3pot
+from s3pot.errors import S3potError
 from s3pot.image_io import load_image
 from s3pot.pipeline import S3potPredictor
 if not s3pot.__file__.startswith(sys.argv[1]):
@@ -39,12 +40,20 @@ pred, images = S3potPredictor(), {}
 for line in sys.stdin:
     path = line.strip()
     if path not in images:
-        images[path] = load_image(path)
+        try:
+            images[path] = load_image(path)
+        except S3potError as exc:  # reported by the parent, which skips the photo
+            print(json.dumps(str(exc)), flush=True)
+            continue
         pred.segment(images[path])  # warm-up: graphs, caches
     t0 = time.perf_counter()
     pred.segment(images[path])
     print(json.dumps(time.perf_counter() - t0), flush=True)
 """
+
+
+class UnreadablePhoto(Exception):
+    """A worker could not read the photo (its one-line reason)."""
 
 
 class Worker:
@@ -62,7 +71,10 @@ class Worker:
         line = self.proc.stdout.readline()
         if not line:
             raise RuntimeError(f"the worker for {self.tree} stopped (run the tree's own tests)")
-        return float(json.loads(line))
+        answer = json.loads(line)
+        if isinstance(answer, str):  # the photo could not be read
+            raise UnreadablePhoto(answer)
+        return float(answer)
 
     def close(self) -> None:
         if self.proc.stdin is not None:
@@ -78,8 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("photos", nargs="*", default=[str(default)], help="photos or folders")
     ap.add_argument("--repeats", type=int, default=9, help="timed calls per photo and tree (medians)")
     args = ap.parse_args(argv)
-    from s3pot.errors import S3potError
-    from s3pot.image_io import find_images, load_image
+    from s3pot.image_io import find_images
 
     for tree in (args.tree_a, args.tree_b):
         if not (tree / "s3pot" / "__init__.py").is_file():
@@ -97,17 +108,15 @@ def main(argv: list[str] | None = None) -> int:
         for path in paths:
             path = path.resolve()
             try:
-                load_image(path)  # a bad file is reported here, not by a crashed worker
-            except S3potError as exc:
-                print(f"skipped: {exc}", file=sys.stderr)
-                continue
-            try:
                 times: list[list[float]] = [[], []]
                 for w in workers:
                     w.time(path)  # warm-up on this photo
                 for r in range(max(args.repeats, 1)):
                     for i in ((0, 1) if r % 2 == 0 else (1, 0)):
                         times[i].append(workers[i].time(path))
+            except UnreadablePhoto as exc:
+                print(f"skipped: {exc}", file=sys.stderr)
+                continue
             except RuntimeError as exc:
                 print(f"{path.name}: {exc}", file=sys.stderr)
                 return 1

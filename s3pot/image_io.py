@@ -129,15 +129,12 @@ TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 
 
 def _decode_tiff_with_opencv(data: bytes) -> np.ndarray | None:
-    """A TIFF Pillow cannot identify, decoded by OpenCV and brought to RGB uint8 by the
-    rules of :func:`_to_rgb` (16-bit / 257, floats by :func:`_float_to_255`, alpha
-    composited on white); None if OpenCV cannot decode it either."""
+    """A TIFF Pillow cannot identify (the caller has checked its header and applied Pillow's
+    pixel guard to it), decoded by OpenCV and brought to RGB uint8 by the rules of
+    :func:`_to_rgb` (16-bit / 257, floats by :func:`_float_to_255`, alpha composited on
+    white); None if OpenCV cannot decode it either."""
     import cv2
 
-    if not data.startswith(TIFF_MAGIC):
-        return None
-    if _tiff_size(data) is None:  # (the caller has applied Pillow's pixel guard to it)
-        return None
     try:
         arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error:
@@ -184,10 +181,10 @@ FLOAT_UNIT_MAX = 4.0
 
 def _float_to_255(x: np.ndarray) -> np.ndarray:
     """Float pixel values on the 0..255 scale (NaN and -inf as 0, +inf as white)."""
-    x = np.nan_to_num(np.asarray(x, np.float64), nan=0.0, posinf=np.inf, neginf=0.0)
-    top = float(np.max(x[np.isfinite(x)], initial=0.0))
-    x = np.where(np.isinf(x), 255.0 if top > FLOAT_UNIT_MAX else 1.0, x)
-    return x * 255.0 if top <= FLOAT_UNIT_MAX else x
+    x = np.asarray(x, np.float64)
+    unit = float(np.max(x[np.isfinite(x)], initial=0.0)) <= FLOAT_UNIT_MAX
+    x = np.nan_to_num(x, nan=0.0, posinf=1.0 if unit else 255.0, neginf=0.0)
+    return x * 255.0 if unit else x
 
 
 def decode_image(data: bytes, name: object = "<bytes>") -> np.ndarray:
@@ -210,7 +207,7 @@ def decode_image(data: bytes, name: object = "<bytes>") -> np.ndarray:
         size = _tiff_size(data) if data.startswith(TIFF_MAGIC) else None
         if size is not None and size[0] * size[1] > Image.MAX_IMAGE_PIXELS:
             raise ImageLoadError(name, "image too large (decompression-bomb guard)")
-        arr = _decode_tiff_with_opencv(data)
+        arr = _decode_tiff_with_opencv(data) if size is not None else None
         if arr is None:
             raise ImageLoadError(name, "not an image (unrecognised format)")
     if arr.shape[0] == 0 or arr.shape[1] == 0:

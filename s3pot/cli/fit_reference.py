@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from s3pot.reference.fit import fit_folder
+    from s3pot.reference.fit import TooFewFaces, fit_folder
 
     folder = Path(args.faces_dir)
     if not folder.is_dir():
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
                              seed=args.seed, exclude=exclude, progress=not args.quiet,
                              scale=args.residual_scale)
     except (FileNotFoundError, ValueError) as exc:
-        for name, why in getattr(exc, "skipped", []):
+        for name, why in exc.skipped if isinstance(exc, TooFewFaces) else []:
             print(f"skipped {name}: {why}", file=sys.stderr)
         print(f"s3pot fit-reference: {exc}", file=sys.stderr)
         return 1

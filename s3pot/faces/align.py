@@ -58,17 +58,20 @@ class AlignTransform:
         """
         h, w = photo_shape[:2]
         inv = self.inverse
+
+        def inside(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+            return (x > -0.5) & (x < w - 0.5) & (y > -0.5) & (y < h - 0.5)
+
         # The map is affine, so its extremes over the crop are at the corner pixels: a crop
         # whose four corners come from inside the photo (most faces) is valid throughout.
         last = self.size - 1
-        cx, cy = (np.array([[0, 0], [last, 0], [0, last], [last, last]], np.float64)
-                  @ inv[:, :2].T + inv[:, 2]).T
-        if (cx > -0.5).all() and (cx < w - 0.5).all() and (cy > -0.5).all() and (cy < h - 0.5).all():
+        corners = np.array([[0, 0], [last, 0], [0, last], [last, last]], np.float64)
+        if inside(*(corners @ inv[:, :2].T + inv[:, 2]).T).all():
             return np.ones((self.size, self.size), bool)
         idx = np.arange(self.size, dtype=np.float64)
         x = inv[0, 0] * idx[None, :] + inv[0, 1] * idx[:, None] + inv[0, 2]
         y = inv[1, 0] * idx[None, :] + inv[1, 1] * idx[:, None] + inv[1, 2]
-        return (x > -0.5) & (x < w - 0.5) & (y > -0.5) & (y < h - 0.5)
+        return inside(x, y)
 
     def photo_roi(self, photo_shape: tuple[int, int]) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1): the photo pixels the aligned square can reach, clipped."""
