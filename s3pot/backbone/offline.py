@@ -18,21 +18,22 @@ import torch
 
 def _cell_features(image: np.ndarray, grid: int) -> np.ndarray:
     """(grid, grid, 8) float32: Lab mean (3), L spread (1), oriented gradient energy (4)."""
-    h, w = image.shape[:2]
-    stack = np.empty((h, w, 8), np.float32)  # filled in place: no concatenation copies
-    stack[..., :3] = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
-    L = stack[..., 0]
-    stack[..., 3] = L * L
+    # Contiguous planes: OpenCV copies a strided view before filtering it.
+    L, a, b = cv2.split(cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32))
     gx = cv2.Sobel(L, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(L, cv2.CV_32F, 0, 1, ksize=3)
     # cv2.cartToPolar: magnitude and angle (0..2pi) in one pass, ~50x faster than arctan2.
     mag, ang = cv2.cartToPolar(gx, gy)
     bins = np.minimum((np.mod(ang, np.pi) / (np.pi / 4)).astype(np.int32), 3)
-    for k in range(4):
-        stack[..., 4 + k] = mag * (bins == k)
-    cells = cv2.resize(stack, (grid, grid), interpolation=cv2.INTER_AREA)
-    spread = np.sqrt(np.maximum(cells[..., 3] - cells[..., 0] ** 2, 0))
-    cells[..., 3] = spread
+    # Cell means of two 4-channel stacks (INTER_AREA averages each channel on its own, and
+    # takes at most 4 channels at a non-integer scale): colour and L^2, then the gradient
+    # energy by orientation. Writing the planes into one strided (H, W, 8) stack cost 1.5x.
+    def cell_means(planes: list[np.ndarray]) -> np.ndarray:
+        return cv2.resize(cv2.merge(planes), (grid, grid), interpolation=cv2.INTER_AREA)
+
+    cells = np.concatenate([cell_means([L, a, b, L * L]),
+                            cell_means([mag * (bins == k) for k in range(4)])], axis=2)
+    cells[..., 3] = np.sqrt(np.maximum(cells[..., 3] - cells[..., 0] ** 2, 0))
     cells[..., 4:] = np.sqrt(cells[..., 4:])  # energy -> amplitude, less heavy-tailed
     return cells
 
