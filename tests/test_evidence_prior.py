@@ -20,6 +20,23 @@ def test_pixel_evidence_is_zero_for_an_identical_confident_reference():
     assert e_diff[8:16, 8:16].mean() > 0.5 and e_diff[20:, 20:].max() == 0
 
 
+def test_colour_evidence_ramps_with_the_euclidean_lab_distance():
+    import cv2
+
+    from s3pot.segmenters.evidence import DIFF_HI, DIFF_LO
+
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    ref = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    _, e_diff = pixel_evidence(img, ref, np.ones((40, 40), np.float32))
+    lab = [cv2.cvtColor(x, cv2.COLOR_RGB2LAB).astype(np.float64) for x in (img, ref)]
+    dist = np.sqrt(((lab[0] - lab[1]) ** 2).sum(2))
+    expected = np.clip((dist - DIFF_LO) / (DIFF_HI - DIFF_LO), 0, 1)
+    assert e_diff.shape == (40, 40) and e_diff.dtype == np.float32
+    np.testing.assert_allclose(e_diff, expected, atol=1e-5)
+    assert 0 < (e_diff == 0).mean() < 1 and 0 < (e_diff == 1).mean() < 1  # both ends reached
+
+
 def test_rejection_without_a_visible_colour_step_is_discounted():
     """1 - confidence counts in proportion to how visibly photo and reference differ: a lit
     cheek the reference reproduces within a few Lab units is not an occluder."""

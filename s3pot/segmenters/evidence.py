@@ -55,6 +55,9 @@ CONF_STEP = 30.0
 PRIOR_SIZE = 64  # resolution of the stored prior maps (smooth maps: upsampled when used)
 
 
+_SUM_CHANNELS = np.ones((1, 3))
+
+
 def pixel_evidence(raw: np.ndarray, ref: np.ndarray, confidence: np.ndarray,
                    conf_step: float = CONF_STEP, median: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``(e_conf, e_diff)`` in [0, 1], both (H, W) float32, for same-size raw/ref/confidence.
@@ -66,9 +69,11 @@ def pixel_evidence(raw: np.ndarray, ref: np.ndarray, confidence: np.ndarray,
     if median > 1:
         k = max(3, int(round(median * raw.shape[0] / 128.0)) | 1)
         raw = cv2.medianBlur(raw, k)
-    lab_raw = cv2.cvtColor(raw, cv2.COLOR_RGB2LAB).astype(np.float32)
-    lab_ref = cv2.cvtColor(ref, cv2.COLOR_RGB2LAB).astype(np.float32)
-    dist = np.linalg.norm(lab_raw - lab_ref, axis=2)
+    # Euclidean Lab distance: squared channel steps summed by cv2.transform (exact for
+    # 8-bit Lab, so equal to np.linalg.norm over the channels, at a third of its cost).
+    step = cv2.absdiff(cv2.cvtColor(raw, cv2.COLOR_RGB2LAB), cv2.cvtColor(ref, cv2.COLOR_RGB2LAB))
+    step = step.astype(np.float32)
+    dist = np.sqrt(cv2.transform(step * step, _SUM_CHANNELS))
     e_diff = np.clip((dist - DIFF_LO) / (DIFF_HI - DIFF_LO), 0, 1)
     e_conf = 1.0 - np.clip(confidence.astype(np.float32), 0, 1)
     if conf_step > 0:
