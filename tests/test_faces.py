@@ -408,3 +408,49 @@ def test_quiet_windows_from_two_threads_leave_stderr_as_it_was() -> None:
     assert seen["after_a"] == os.devnull  # b's window is still open
     assert seen["b_inside"] == os.devnull
     assert target() == before
+
+
+def _one_large_two_small_faces(astronaut: np.ndarray) -> np.ndarray:
+    """A frame whose mesh pass finds only the large face (it covers ~6 % of the frame, so
+    the detector then looks for more) and two half-size faces the detector finds."""
+    photo = np.full((1000, 1600, 3), (90, 110, 130), np.uint8)
+    head = astronaut[HEAD_CROP]
+    photo[300:690, 700:1030] = cv2.resize(head, (330, 390), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(head, (176, 208), interpolation=cv2.INTER_AREA)
+    photo[100:308, 100:276] = small
+    photo[650:858, 1300:1476] = small
+    return photo
+
+
+def test_detect_first_hands_the_search_for_smaller_faces_to_the_caller(astronaut, detector,
+                                                                       monkeypatch) -> None:
+    from s3pot.faces.base import by_position
+
+    photo = _one_large_two_small_faces(astronaut)
+    calls = _count_calls(detector, monkeypatch)
+    first, rest = detector.detect_first(photo)
+    assert len(first) == 1 and 700 <= first[0].box[0] and first[0].box[2] <= 1030
+    assert rest is not None and calls["proposals"] == 0  # nothing searched yet
+    more = rest()
+    assert calls["proposals"] == 1 and len(more) == 2
+    assert sorted(int(f.box[0]) // 100 for f in more) == [1, 13]
+    whole = detector.detect(photo)
+    assert [f.box.tolist() for f in whole] == [f.box.tolist() for f in by_position(first + more)]
+    assert [int(f.box[0]) // 100 for f in whole] == [1, 8, 13]  # left to right
+    # A face that fills the frame ends the search at once.
+    first, rest = detector.detect_first(np.ascontiguousarray(astronaut[HEAD_CROP]))
+    assert len(first) == 1 and rest is None
+
+
+def test_prepare_runs_the_face_search_beside_the_first_faces_in_detect_order(
+        astronaut, detector) -> None:
+    from s3pot.pipeline import PipelineConfig, S3potPredictor
+
+    photo = _one_large_two_small_faces(astronaut)
+    predictor = S3potPredictor(PipelineConfig(occluders="none"), detector=detector)
+    results = predictor.prepare(photo, reference=False)
+    expected = detector.detect(photo)
+    assert len(results) == 3
+    for r, face in zip(results, expected, strict=True):
+        np.testing.assert_array_equal(r.face.landmarks, face.landmarks)
+    assert "faces" in predictor._threads  # the search ran on the predictor's face thread

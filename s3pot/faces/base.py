@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 import numpy as np
 
@@ -43,12 +44,31 @@ def yaw_ratio(landmarks: np.ndarray) -> float:
     return (dl - dr) / max(dl + dr, 1e-6)
 
 
+def position_key(face: Face) -> tuple[float, float]:
+    """Where a face comes in a photo's list: left to right, then top to bottom (box corner)."""
+    return float(face.box[0]), float(face.box[1])
+
+
+def by_position(faces: list[Face]) -> list[Face]:
+    """Faces ordered by :func:`position_key` (a stable sort)."""
+    return sorted(faces, key=position_key)
+
+
 class FaceDetector(ABC):
     """Finds faces and their 478 mesh landmarks in an RGB photo."""
 
     @abstractmethod
     def detect(self, image: np.ndarray) -> list[Face]:
-        """All faces in ``image`` (H, W, 3 uint8 RGB), landmarks in photo pixels."""
+        """All faces in ``image`` (H, W, 3 uint8 RGB), landmarks in photo pixels, ordered
+        by :func:`by_position`."""
+
+    def detect_first(self, image: np.ndarray) -> tuple[list[Face], Callable[[], list[Face]] | None]:
+        """The faces found first, and a function that looks for more (None when the search
+        is over), so that ``detect`` is ``by_position(first + rest())``. The pipeline runs
+        ``rest`` on another thread beside the first faces' stages: in a large photo with one
+        face, the hunt for smaller ones (detector tiles, a mesh run per box) costs as much as
+        that face's stages. By default, every face at once."""
+        return self.detect(image), None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release native resources."""

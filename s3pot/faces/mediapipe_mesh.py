@@ -27,11 +27,12 @@ import contextlib
 import os
 import sys
 import threading
+from collections.abc import Callable
 
 import cv2
 import numpy as np
 
-from s3pot.faces.base import FaceDetector
+from s3pot.faces.base import FaceDetector, by_position
 from s3pot.faces.tiles import DETECTOR_INPUT, nms, plan_tiles
 from s3pot.resample import shrink
 from s3pot.types import Face
@@ -120,6 +121,10 @@ class MediapipeFaceMesh(FaceDetector):
         return out
 
     def detect(self, image: np.ndarray) -> list[Face]:
+        first, rest = self.detect_first(image)
+        return first if rest is None else by_position(first + rest())
+
+    def detect_first(self, image: np.ndarray) -> tuple[list[Face], Callable[[], list[Face]] | None]:
         h, w = image.shape[:2]
         scale = min(1.0, self.detect_max_side / max(h, w))
         small = image
@@ -137,7 +142,13 @@ class MediapipeFaceMesh(FaceDetector):
         found = [pts / scale for pts in found]  # photo pixels from here on
         covered = sum(float(np.prod(p.max(0) - p.min(0))) for p in found)
         if covered < SMALL_FACE_FRACTION * h * w:
-            found += self._faces_from_detector(image, small, found)
+            if found:
+                # The hunt for more faces (detector boxes, a mesh run per unexplained box)
+                # is handed back to the caller, who may run it beside the found faces' stages.
+                known = list(found)
+                return _as_faces(found, image.shape), lambda: _as_faces(
+                    self._faces_from_detector(image, small, known), image.shape)
+            found = self._faces_from_detector(image, small, found)
         if not found and self.min_confidence > LOW_CONFIDENCE:
             # Last resort, after the detector's crops (which give better landmarks for
             # small faces): the mesh graph again with a lower detection threshold, on the
@@ -150,17 +161,7 @@ class MediapipeFaceMesh(FaceDetector):
                 if found:
                     break
             found = [pts / scale for pts in found]
-        faces = []
-        for pts in found:
-            x0, y0 = pts.min(0)
-            x1, y1 = pts.max(0)
-            box = np.array([max(x0, 0), max(y0, 0), min(x1, w - 1), min(y1, h - 1)])
-            # The mesh graph reports no per-face score; use the fraction of landmarks that
-            # fall inside the photo as a plausibility score (1.0 for a whole face).
-            inside = np.mean((pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h))
-            faces.append(Face(box=box, landmarks=pts, score=float(inside)))
-        faces.sort(key=lambda f: (f.box[0], f.box[1]))
-        return faces
+        return _as_faces(found, image.shape), None
 
     def _faces_from_detector(self, image: np.ndarray, small: np.ndarray,
                              known: list[np.ndarray]) -> list[np.ndarray]:
@@ -342,6 +343,21 @@ class _ZoomedOut:
             self._padded[i, border] = (padded, p, (fx, fy))
         padded, pad, (fx, fy) = self._padded[i, border]
         return [(pts - pad) / (fx, fy) for pts in run(padded, low=low)]
+
+
+def _as_faces(found: list[np.ndarray], shape: tuple[int, ...]) -> list[Face]:
+    """Faces from landmark arrays (photo pixels), ordered left to right, then top to bottom."""
+    h, w = shape[:2]
+    faces = []
+    for pts in found:
+        x0, y0 = pts.min(0)
+        x1, y1 = pts.max(0)
+        box = np.array([max(x0, 0), max(y0, 0), min(x1, w - 1), min(y1, h - 1)])
+        # The mesh graph reports no per-face score; use the fraction of landmarks that
+        # fall inside the photo as a plausibility score (1.0 for a whole face).
+        inside = np.mean((pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h))
+        faces.append(Face(box=box, landmarks=pts, score=float(inside)))
+    return by_position(faces)
 
 
 def skin_share(image: np.ndarray, landmarks: np.ndarray) -> float:
