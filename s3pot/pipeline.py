@@ -149,8 +149,10 @@ class S3potPredictor:
     def _face_stages(self, image: np.ndarray, reference: bool) -> list[FaceResult]:
         first, rest = self.detector.detect_first(image)
         # The search for more faces runs on a thread of its own beside the first faces'
-        # stages (mediapipe's graphs release the GIL): biden.jpg (2.1 Mpx, one face, two
-        # detector tiles) ~67 -> ~52 ms (benchmarks/compare_trees.py).
+        # stages (mediapipe's graphs release the GIL). benchmarks/compare_trees.py, two
+        # runs: B/A 0.83-0.85 on biden.jpg (2.1 Mpx, one face, two detector tiles),
+        # 0.78-0.87 on two_people.jpg, 0.89 on johnsnow_test1.jpg; photos whose faces
+        # fill enough of the frame never search (B/A 1.0 within noise).
         more = self._thread("faces").submit(rest) if rest is not None else None
         results = [self._face_stage(image, face, reference) for face in first]
         if more is not None:
