@@ -179,13 +179,24 @@ def sample_textures(samples: FaceSamples, frame: ShapeFreeFrame, mirror: np.ndar
     return np.stack(rows).astype(np.float32)
 
 
+class TooFewFaces(ValueError):
+    """A folder gave fewer than two usable faces; ``skipped`` says why each other photo was
+    not used, so that the user can tell an empty folder from one full of unreadable files."""
+
+    def __init__(self, found: int, photos: int, skipped: list[tuple[str, str]]) -> None:
+        super().__init__(f"need at least 2 faces to fit a model, found {found} in {photos} "
+                         f"photo(s) ({len(skipped)} skipped)")
+        self.skipped = skipped
+
+
 def fit_model(samples: FaceSamples, components: int = 64, grid: int = 64, seed: int = 0,
               calib_fraction: float = 0.1, mirror: bool = True, prior: float = 1.0,
               calib_passes: int = 2, scale: str = DEFAULT_SCALE, progress: bool = True
               ) -> dict[str, np.ndarray]:
     """Build the model arrays (see :func:`save_model`) from collected faces."""
-    if len(samples.names) < 2:
-        raise ValueError(f"need at least 2 faces to fit a model, found {len(samples.names)}")
+    if len(samples.names) < 2:  # every photo collected is either a face or skipped
+        raise TooFewFaces(len(samples.names), len(samples.names) + len(samples.skipped),
+                          samples.skipped)
     rng = np.random.default_rng(seed)
     lms = np.stack(samples.landmarks)
     frame = build_frame(lms, grid)
@@ -358,16 +369,6 @@ def save_model(path: str | os.PathLike[str], arrays: dict[str, np.ndarray], meta
     os.chmod(p, 0o666 & ~umask)
 
 
-class TooFewFaces(ValueError):
-    """A folder gave fewer than two usable faces; ``skipped`` says why each other photo was
-    not used, so that the user can tell an empty folder from one full of unreadable files."""
-
-    def __init__(self, found: int, photos: int, skipped: list[tuple[str, str]]) -> None:
-        super().__init__(f"need at least 2 faces to fit a model, found {found} in {photos} "
-                         f"photo(s) ({len(skipped)} skipped)")
-        self.skipped = skipped
-
-
 def fit_folder(folder: str | os.PathLike[str], output: str | os.PathLike[str],
                components: int = 64, grid: int = 64, seed: int = 0, exclude: set[str] | None = None,
                progress: bool = True, scale: str = DEFAULT_SCALE) -> dict:
@@ -382,8 +383,6 @@ def fit_folder(folder: str | os.PathLike[str], output: str | os.PathLike[str],
         paths = [p for p in paths if p.name not in exclude and p.stem not in exclude]
     t0 = time.time()
     samples = collect_faces(paths, progress)
-    if len(samples.names) < 2:
-        raise TooFewFaces(len(samples.names), len(paths), samples.skipped)
     arrays = fit_model(samples, components=components, grid=grid, seed=seed, scale=scale,
                        progress=progress)
     meta = {
