@@ -104,19 +104,38 @@ def _refine(guide: np.ndarray, soft: np.ndarray, crop_side: float) -> np.ndarray
     return out
 
 
+# (box or None, face region patch, occlusion patch) of one face, see face_patches
+FacePatches = tuple[tuple[int, int, int, int] | None, np.ndarray, np.ndarray]
+
+
+def face_patches(face: FaceResult, shape: tuple[int, int],
+                 image: np.ndarray | None = None) -> FacePatches:
+    """One face's share of :func:`photo_masks`: ``(box, face region patch, occlusion
+    patch)`` in the photo frame (``box`` None when the face reaches no photo pixel). The
+    pipeline computes it as soon as a face is segmented, while other work still runs."""
+    return _face_in_photo(face, shape[:2], image)
+
+
 def photo_masks(faces: list[FaceResult], shape: tuple[int, int],
-                image: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                image: np.ndarray | None = None,
+                patches: list[FacePatches | None] | None = None) -> dict[str, np.ndarray]:
     """Union over faces of occlusion, visible face and face region, in the photo frame.
 
     With ``image`` the occlusion edges are refined on the photo. Each face's photo-frame mask
     is kept in ``face.extras[PHOTO_MASK]``, so that per-face exports agree with the union.
+    ``patches`` (one per face, None where not yet computed): :func:`face_patches` results
+    already at hand, made from the same ``shape`` and ``image``.
     """
     h, w = shape[:2]
     occ = np.zeros((h, w), bool)
     segmented = np.zeros((h, w), bool)
     region = np.zeros((h, w), bool)
-    for f in faces:
-        box, face_patch, patch = _face_in_photo(f, (h, w), image)
+    if patches is None:
+        patches = [None] * len(faces)
+    elif len(patches) != len(faces):
+        raise ValueError(f"{len(patches)} face patches for {len(faces)} faces")
+    for f, known in zip(faces, patches, strict=True):
+        box, face_patch, patch = known if known is not None else _face_in_photo(f, (h, w), image)
         if box is not None:
             x0, y0, x1, y1 = box
             region[y0:y1, x0:x1] |= face_patch

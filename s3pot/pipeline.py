@@ -17,6 +17,7 @@ In the spirit of segment-anything's ``SamPredictor``::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ import numpy as np
 
 from s3pot.faces.align import ALIGN_SIZES, ffhq_quad, transform_from_quad
 from s3pot.faces.base import FaceDetector, alignment_points, position_key
-from s3pot.paste import photo_masks
+from s3pot.paste import face_patches, photo_masks
 from s3pot.threads import single_blas_thread
 from s3pot.types import Face, FaceResult, PhotoResult
 
@@ -131,22 +132,35 @@ class S3potPredictor:
         return self._threads[name]
 
     # -- stages -----------------------------------------------------------------------
-    def prepare(self, image: np.ndarray, reference: bool = True) -> list[FaceResult]:
+    def prepare(self, image: np.ndarray, reference: bool = True,
+                ready: Callable[[list[FaceResult]], None] | None = None) -> list[FaceResult]:
         """Faces -> alignment -> parsing (-> reference, occluder hints) for every face of
-        ``image``."""
+        ``image``. ``ready``, if given, is called with faces whose stages (hints included)
+        are done, each face once, possibly while the search for more faces still runs."""
         image = _check_rgb(image)
         pending = self._start_occluders(image) if reference else None
-        with single_blas_thread():  # small solves beside the hand graph (s3pot.threads)
-            results = self._face_stages(image, reference)
-        if pending is not None:
-            from s3pot.occluders.base import occluder_hint
+        finished: set[int] = set()
 
-            occluders = pending.result()
-            for fr in results:
-                fr.occluder_hint = occluder_hint(self.occluder_detector, occluders, fr)
+        def finish(frs: list[FaceResult]) -> None:
+            if pending is not None:
+                from s3pot.occluders.base import occluder_hint
+
+                occluders = pending.result()
+                for fr in frs:
+                    fr.occluder_hint = occluder_hint(self.occluder_detector, occluders, fr)
+            finished.update(id(fr) for fr in frs)
+            if ready is not None:
+                ready(frs)
+
+        with single_blas_thread():  # small solves beside the hand graph (s3pot.threads)
+            results = self._face_stages(image, reference, finish)
+            finish([fr for fr in results if id(fr) not in finished])
         return results
 
-    def _face_stages(self, image: np.ndarray, reference: bool) -> list[FaceResult]:
+    def _face_stages(self, image: np.ndarray, reference: bool,
+                     early: Callable[[list[FaceResult]], None] | None = None) -> list[FaceResult]:
+        """Every face's stages. ``early`` receives the first faces while the search for
+        more still runs (and is not called when there is no search)."""
         first, rest = self.detector.detect_first(image)
         # The search for more faces runs on a thread of its own beside the first faces'
         # stages (mediapipe's graphs release the GIL). benchmarks/compare_trees.py, two
@@ -156,6 +170,8 @@ class S3potPredictor:
         more = self._thread("faces").submit(rest) if rest is not None else None
         results = [self._face_stage(image, face, reference) for face in first]
         if more is not None:
+            if early is not None and results:
+                early(list(results))
             results += [self._face_stage(image, face, reference) for face in more.result()]
             results.sort(key=lambda fr: position_key(fr.face))  # as detect() orders them
         return results
@@ -187,14 +203,23 @@ class S3potPredictor:
 
     def _predict(self) -> PhotoResult:
         for fr in self._faces:
-            out = self.segmenter.segment(fr)
-            valid = fr.extras.get("valid")
-            region = out.face_region if valid is None else out.face_region & valid
-            fr.visible = out.visible & region
-            fr.occlusion = out.occlusion & region
-            fr.occlusion_prob = np.where(region, out.occlusion_prob, 0).astype(np.float32)
-            fr.extras.update(out.extras)
-        masks = photo_masks(self._faces, self._image.shape, self._image)
+            self._segment_face(fr)
+        return self._photo_result()
+
+    def _segment_face(self, fr: FaceResult) -> None:
+        out = self.segmenter.segment(fr)
+        valid = fr.extras.get("valid")
+        region = out.face_region if valid is None else out.face_region & valid
+        fr.visible = out.visible & region
+        fr.occlusion = out.occlusion & region
+        fr.occlusion_prob = np.where(region, out.occlusion_prob, 0).astype(np.float32)
+        fr.extras.update(out.extras)
+
+    def _photo_result(self, patches: dict[int, Any] | None = None) -> PhotoResult:
+        """The faces' masks pasted into the photo (``patches``: face id -> its
+        :func:`s3pot.paste.face_patches`, where already computed)."""
+        known = None if patches is None else [patches.get(id(fr)) for fr in self._faces]
+        masks = photo_masks(self._faces, self._image.shape, self._image, known)
         return PhotoResult(image_shape=self._image.shape[:2], faces=self._faces, **masks)
 
     def restore_references(self, result: PhotoResult) -> None:
@@ -213,9 +238,23 @@ class S3potPredictor:
             fr.reference, fr.confidence = ref.image, ref.confidence
 
     def segment(self, image: np.ndarray) -> PhotoResult:
-        """``set_image`` then ``predict``."""
-        self.set_image(image)
-        return self.predict()
+        """``set_image`` then ``predict``, in one pass: each face is segmented and pasted
+        back as soon as its stages are done, so the first faces' masks are made while the
+        search for more faces (a thread of its own) still runs. Same masks as
+        ``set_image`` + ``predict``."""
+        self._image = _check_rgb(image)
+        self._faces = []
+        patches: dict[int, Any] = {}
+        shape = self._image.shape
+
+        def ready(frs: list[FaceResult]) -> None:
+            for fr in frs:
+                self._segment_face(fr)
+                patches[id(fr)] = face_patches(fr, shape, self._image)
+
+        self._faces = self.prepare(self._image, ready=ready)
+        with single_blas_thread():
+            return self._photo_result(patches)
 
 
 def _check_rgb(image: np.ndarray) -> np.ndarray:

@@ -85,6 +85,28 @@ def test_photo_masks_visible_face_only_for_segmented_faces(two_face_result) -> N
     assert np.array_equal(masks["face_region"], result.face_region)
 
 
+def test_photo_masks_take_face_patches_computed_beforehand(two_face_result) -> None:
+    """The pipeline pastes a face back as soon as it is segmented: the union built from
+    those patches (some faces given, others computed there) equals the one computed whole."""
+    import dataclasses
+
+    from s3pot.paste import face_patches
+
+    result, photo = two_face_result
+    # Copies: photo_masks records each face's photo mask in its extras.
+    faces = [dataclasses.replace(f, extras={}) for f in result.faces]
+    shape = result.image_shape
+    whole = photo_masks(faces, shape, photo)
+    given = [face_patches(faces[0], shape, photo), None]
+    assert given[0][2].any()  # the first face's occlusion patch
+    parts = photo_masks(faces, shape, photo, given)
+    for key in ("occlusion", "visible", "face_region"):
+        np.testing.assert_array_equal(parts[key], whole[key])
+    # A patch list that does not match the faces is an error, not a silent partial union.
+    with pytest.raises(ValueError, match="1 face patches for 2 faces"):
+        photo_masks(faces, shape, photo, given[:1])
+
+
 def test_json_document_decodes_back_to_each_face_mask(two_face_result) -> None:
     result, _ = two_face_result
     doc = json.loads(json.dumps(result_to_json(result, "photo.jpg")))

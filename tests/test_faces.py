@@ -454,3 +454,59 @@ def test_prepare_runs_the_face_search_beside_the_first_faces_in_detect_order(
     for r, face in zip(results, expected, strict=True):
         np.testing.assert_array_equal(r.face.landmarks, face.landmarks)
     assert "faces" in predictor._threads  # the search ran on the predictor's face thread
+
+
+def test_segment_makes_the_first_faces_masks_while_the_search_runs(astronaut, detector) -> None:
+    """``segment`` segments and pastes back the faces found first before the search for
+    more has ended, and gives what ``set_image`` + ``predict`` give."""
+    import threading
+
+    from s3pot.faces.base import FaceDetector
+    from s3pot.pipeline import PipelineConfig, S3potPredictor
+
+    segmented: list[int] = []
+    gate = threading.Event()
+    seen: dict[str, int] = {}
+
+    class GatedSearch(FaceDetector):
+        """The real detector, whose search only returns once a face was segmented (or
+        after 60 s, when nothing is segmented before the search ends)."""
+
+        def detect(self, image):
+            return detector.detect(image)
+
+        def detect_first(self, image):
+            first, rest = detector.detect_first(image)
+
+            def search():
+                more = rest()
+                gate.wait(30)
+                seen["segmented_when_search_ended"] = len(segmented)
+                return more
+
+            return first, (search if rest is not None else None)
+
+    photo = _one_large_two_small_faces(astronaut)
+    predictor = S3potPredictor(PipelineConfig(occluders="none"), detector=GatedSearch())
+    inner = predictor.segmenter
+
+    class Recording:
+        def segment(self, fr):
+            out = inner.segment(fr)
+            segmented.append(int(fr.face.box[0]))
+            gate.set()
+            return out
+
+    predictor._segmenter = Recording()
+    result = predictor.segment(photo)
+    assert seen["segmented_when_search_ended"] == 1  # the large face, during the search
+    assert segmented[0] // 100 == 8 and len(segmented) == 3
+    assert [int(fr.face.box[0]) // 100 for fr in result.faces] == [1, 8, 13]  # detect() order
+
+    gate.set()
+    predictor.set_image(photo)
+    again = predictor.predict()
+    for key in ("occlusion", "visible", "face_region"):
+        np.testing.assert_array_equal(getattr(result, key), getattr(again, key))
+    for a, b in zip(result.faces, again.faces, strict=True):
+        np.testing.assert_array_equal(a.occlusion_prob, b.occlusion_prob)
