@@ -579,3 +579,20 @@ def test_an_unforeseen_error_on_one_photo_is_one_line_and_the_batch_goes_on() ->
 
     with pytest.raises(KeyboardInterrupt):
         attempt(interrupted, Path("in/good.png"), Path("out/good"))
+
+
+def test_an_output_that_cannot_be_written_names_the_file(tmp_path) -> None:
+    """A write that fails (a folder removed under the batch, permissions, a full disk) is
+    that photo's one-line failure naming the photo and the output file that failed."""
+    import errno
+
+    from s3pot.cli.workers import attempt
+
+    target = tmp_path / "gone" / "a.occlusion.png"
+
+    def process(path: Path, stem: Path) -> int:
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(target))
+
+    n, failure = attempt(process, Path("in/a.png"), tmp_path / "gone" / "a")
+    assert n is None and failure is not None
+    assert failure[2] == f"s3pot: in/a.png: cannot write outputs ({target}: No such file or directory)"

@@ -42,7 +42,8 @@ def attempt(process: Process, path: Path, stem: Path) -> Outcome:
     except MemoryError:
         return None, (str(path), "out of memory", f"s3pot: {path}: out of memory")
     except OSError as exc:  # an output could not be written (disk full, permissions)
-        why = f"cannot write outputs ({exc.strerror or exc})"
+        where = f"{exc.filename}: " if exc.filename else ""
+        why = f"cannot write outputs ({where}{exc.strerror or exc})"
         return None, (str(path), why, f"s3pot: {path}: {why}")
     except Exception as exc:  # a bug: the batch goes on and the summary names the photo
         detail = " ".join(str(exc).split())[:200]
