@@ -125,6 +125,21 @@ class S3potPredictor:
             return None
         return self._thread("occluders").submit(detector.detect, image)
 
+    def _start_near_occluders(self, image: np.ndarray, faces: list[Face], started: int) -> list[Future]:
+        """Second looks of the occluder detector on crops around faces that are small in
+        the photo (:func:`s3pot.occluders.base.needs_near_pass`), on the occluder thread
+        after the whole-photo pass: the largest faces first, at most NEAR_MAX_FACES a photo
+        (``started`` of them already)."""
+        from s3pot.occluders.base import NEAR_MAX_FACES, needs_near_pass
+
+        detector = self.occluder_detector
+        small = [f for f in faces if needs_near_pass(f.box, image.shape)]
+        small.sort(key=lambda f: (-float(max(f.box[2] - f.box[0], f.box[3] - f.box[1])),
+                                  position_key(f)))
+        room = max(NEAR_MAX_FACES - started, 0)
+        return [self._thread("occluders").submit(detector.detect_near, image, f.box)
+                for f in small[:room]]
+
     def _thread(self, name: str) -> ThreadPoolExecutor:
         """A worker thread of this predictor (one per kind of work), started on first use."""
         if name not in self._threads:
@@ -138,14 +153,35 @@ class S3potPredictor:
         ``image``. ``ready``, if given, is called with faces whose stages (hints included)
         are done, each face once, possibly while the search for more faces still runs."""
         image = _check_rgb(image)
-        pending = self._start_occluders(image) if reference else None
+        from s3pot.occluders.base import NEAR_PHOTO_SIDE
+
+        hints = reference and self.occluder_detector is not None
+        # The occluder passes, in submission order: the whole photo at once (beside the
+        # face mesh), except in a large photo, where the detector's small input makes it
+        # blind to a hand over a face of ordinary size: there the passes wait for the
+        # faces and look around the small ones (the whole photo when none is small).
+        big = max(image.shape[:2]) > NEAR_PHOTO_SIDE
+        passes: list[Future] = []
+        if hints and not big:
+            passes.append(self._start_occluders(image))
+        looked_whole = bool(passes)
         finished: set[int] = set()
 
+        def found(faces: list[Face]) -> None:
+            nonlocal looked_whole
+            if not hints:
+                return
+            near = self._start_near_occluders(image, faces, len(passes) - looked_whole)
+            if not near and not looked_whole and faces:
+                near = [self._start_occluders(image)]
+                looked_whole = True
+            passes.extend(near)
+
         def finish(frs: list[FaceResult]) -> None:
-            if pending is not None:
+            if hints:
                 from s3pot.occluders.base import occluder_hint
 
-                occluders = pending.result()
+                occluders = [o for f in list(passes) for o in f.result()]
                 for fr in frs:
                     fr.occluder_hint = occluder_hint(self.occluder_detector, occluders, fr)
             finished.update(id(fr) for fr in frs)
@@ -153,15 +189,19 @@ class S3potPredictor:
                 ready(frs)
 
         with single_blas_thread():  # small solves beside the hand graph (s3pot.threads)
-            results = self._face_stages(image, reference, finish)
+            results = self._face_stages(image, reference, finish, found)
             finish([fr for fr in results if id(fr) not in finished])
         return results
 
     def _face_stages(self, image: np.ndarray, reference: bool,
-                     early: Callable[[list[FaceResult]], None] | None = None) -> list[FaceResult]:
+                     early: Callable[[list[FaceResult]], None] | None = None,
+                     found: Callable[[list[Face]], None] | None = None) -> list[FaceResult]:
         """Every face's stages. ``early`` receives the first faces while the search for
-        more still runs (and is not called when there is no search)."""
+        more still runs (and is not called when there is no search); ``found`` receives
+        faces as soon as they are detected, before their stages."""
         first, rest = self.detector.detect_first(image)
+        if found is not None:
+            found(first)
         # The search for more faces runs on a thread of its own beside the first faces'
         # stages (mediapipe's graphs release the GIL). benchmarks/compare_trees.py, two
         # runs: B/A 0.83-0.85 on biden.jpg (2.1 Mpx, one face, two detector tiles),
@@ -172,7 +212,10 @@ class S3potPredictor:
         if more is not None:
             if early is not None and results:
                 early(list(results))
-            results += [self._face_stage(image, face, reference) for face in more.result()]
+            extra = more.result()
+            if found is not None:
+                found(extra)
+            results += [self._face_stage(image, face, reference) for face in extra]
             results.sort(key=lambda fr: position_key(fr.face))  # as detect() orders them
         return results
 

@@ -188,3 +188,84 @@ def test_real_hands_over_faces_and_none_on_clean_bench_faces(predictor) -> None:
               if any(f.occluder_hint is not None
                      for f in pred.prepare(load_image(bench / "images" / f"{n}.png")))]
     assert hinted == []
+
+
+class _CropRecorder(OccluderDetector):
+    """Records the images it is given; reports one 'hand' at the centre of every image
+    smaller than ``full`` (a crop), none on the whole photo."""
+
+    def __init__(self, full: tuple[int, int]) -> None:
+        self.full = full
+        self.shapes: list[tuple[int, int]] = []
+
+    def detect(self, image):
+        self.shapes.append(image.shape[:2])
+        if image.shape[:2] == self.full:
+            return []
+        h, w = image.shape[:2]
+        return [Occluder("hand", np.array([[w / 2, h / 2]]), 1.0)]
+
+    def draw(self, occluder, face):
+        p = face.transform.to_aligned(occluder.points)[0]
+        size = face.aligned.shape[0]
+        if not (0 <= p[0] < size and 0 <= p[1] < size):
+            return None
+        m = np.zeros((size, size), np.float32)
+        m[int(p[1]), int(p[0])] = 1.0
+        return m
+
+
+def test_detect_near_looks_at_a_crop_around_the_box_and_answers_in_photo_pixels() -> None:
+    from s3pot.occluders.base import needs_near_pass
+
+    photo = np.zeros((1000, 2000, 3), np.uint8)
+    det = _CropRecorder((1000, 2000))
+    found = det.detect_near(photo, np.array([900.0, 400.0, 1000.0, 520.0]))
+    assert det.shapes == [(360, 360)]  # 3 x the box's longer side, around its centre
+    np.testing.assert_allclose(found[0].points, [[950.0, 460.0]])  # the crop's centre
+    # Cut by the photo's border: the crop is clipped, the answer still in photo pixels.
+    found = det.detect_near(photo, np.array([0.0, 0.0, 100.0, 100.0]))
+    assert det.shapes[-1] == (200, 200)
+    np.testing.assert_allclose(found[0].points, [[100.0, 100.0]])
+    # Only faces small in the photo get a second look.
+    assert needs_near_pass(np.array([900, 400, 1000, 520]), photo.shape)
+    assert not needs_near_pass(np.array([500, 100, 1000, 600]), photo.shape)
+
+
+def test_the_pipeline_looks_for_occluders_again_around_a_small_face(astronaut) -> None:
+    """A face small in its photo: the occluder detector also runs on a crop around it, and
+    what the crop shows reaches the face as a hint. Up to NEAR_PHOTO_SIDE the whole photo
+    is looked at first (beside the face mesh), in a larger photo only the crop; a face
+    that fills its frame costs the whole-photo pass alone."""
+    import cv2
+
+    from s3pot.occluders.base import NEAR_PHOTO_SIDE
+    from s3pot.pipeline import PipelineConfig, S3potPredictor
+
+    head = np.ascontiguousarray(astronaut[20:240, 130:330])
+    pred = S3potPredictor(PipelineConfig(occluders="hands"))
+    for long_side, face_side in ((1200, 300), (1800, 400)):
+        photo = np.full((long_side * 2 // 3, long_side, 3), 120, np.uint8)
+        y0, x0 = photo.shape[0] // 3, long_side // 2 - face_side // 2
+        photo[y0:y0 + face_side, x0:x0 + face_side] = cv2.resize(
+            head, (face_side, face_side), interpolation=cv2.INTER_AREA)
+        pred._occluders = det = _CropRecorder(photo.shape[:2])
+        faces = pred.prepare(photo)
+        assert len(faces) == 1
+        box = faces[0].face.box
+        side = max(float(box[2] - box[0]), float(box[3] - box[1]))
+        crops = [s for s in det.shapes if s != photo.shape[:2]]
+        assert len(crops) == 1 and abs(max(crops[0]) - 3 * side) <= 2
+        whole = [s for s in det.shapes if s == photo.shape[:2]]
+        assert len(whole) == (1 if long_side <= NEAR_PHOTO_SIDE else 0)
+        assert faces[0].occluder_hint is not None  # the crop's 'hand' (its centre: the face)
+
+    pred._occluders = det = _CropRecorder(head.shape[:2])
+    faces = pred.prepare(head)
+    assert len(faces) == 1 and det.shapes == [head.shape[:2]]
+    assert faces[0].occluder_hint is None
+    # A large photo whose face is large too: the whole photo, once the face is known.
+    big = cv2.resize(head, (1500, 1650), interpolation=cv2.INTER_LINEAR)
+    pred._occluders = det = _CropRecorder(big.shape[:2])
+    faces = pred.prepare(big)
+    assert len(faces) == 1 and det.shapes == [big.shape[:2]]

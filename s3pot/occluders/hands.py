@@ -23,7 +23,10 @@ on occluded faces (the lower face under a bar or sunglasses reads as a palm):
 
 Measured: no hand drawn on any of the dev bench's 300 composites except the one real
 hand in it (d0106, a chin on a hand); cost about 1.7 face-mesh calls per photo, which
-the pipeline runs beside the face stage (see :mod:`s3pot.pipeline`).
+the pipeline runs beside the face stage (see :mod:`s3pot.pipeline`). In a large photo the
+graph's 192-px input makes a hand over a face of ordinary size a few pixels wide, so the
+pipeline looks again on a crop around each small face (:mod:`s3pot.occluders.base`,
+``NEAR_*``).
 """
 
 from __future__ import annotations
