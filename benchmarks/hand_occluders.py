@@ -16,7 +16,9 @@
 in 0.2-2.9 Mpx frames), where the hand graph's 192-px input sees the whole photo and the
 pipeline's second look around small faces (s3pot.occluders.base.needs_near_pass) counts;
 the last column is how many composites got a hint. Measured 2026-12-03 (``-n 66 --seed 5``):
-with hints 0.376 -> 0.384 occluder IoU with that second look (hints on 7 of 62).
+0.376 with hints (4 of 62 composites hinted), 0.354 without; with the second look at
+NEAR_SHARE 0.6 0.384 (7 of 62), at 0.4 (shipped) 0.376 as without it: s3pot synth pastes
+hands large for their face, which the whole-photo pass already sees.
 
 The cut-outs come from low-resolution video frames and land at random angles, so they are
 harder to recognise than hands in photos: the detection rate here is a floor.

@@ -244,7 +244,7 @@ def test_the_pipeline_looks_for_occluders_again_around_a_small_face(astronaut) -
 
     head = np.ascontiguousarray(astronaut[20:240, 130:330])
     pred = S3potPredictor(PipelineConfig(occluders="hands"))
-    for long_side, face_side in ((1200, 300), (1800, 400)):
+    for long_side, face_side in ((1200, 160), (1800, 220)):
         photo = np.full((long_side * 2 // 3, long_side, 3), 120, np.uint8)
         y0, x0 = photo.shape[0] // 3, long_side // 2 - face_side // 2
         photo[y0:y0 + face_side, x0:x0 + face_side] = cv2.resize(

@@ -23,16 +23,21 @@ from s3pot.registry import Registry
 from s3pot.types import FaceResult
 
 # Crops for a second look around a face (OccluderDetector.detect_near): NEAR_CONTEXT x the
-# face box's side, for faces whose crop spans under NEAR_SHARE of the photo's longer side,
-# at most NEAR_MAX_FACES faces a photo (the largest). Measured: hand cut-outs (those of
-# benchmarks/hand_occluders.py) pasted over the faces of 7 real photos (0.2-2.1 Mpx, faces
-# of 150-290 px): the hand graph on the whole photo saw 13 of 133, on the crops 39.
+# face box's side, for faces whose crop spans under NEAR_SHARE of the photo's longer side
+# (at least 2.5x the whole photo's resolution), at most NEAR_MAX_FACES faces a photo (the
+# largest). Measured: hand cut-outs (those of benchmarks/hand_occluders.py) pasted over the
+# faces of 7 real photos (19 each, 0.7 x the face wide): the hand graph on the whole photo
+# saw 13 of 133, on crops around the faces 39; on the two photos whose faces pass the
+# share (biden.jpg, obama-1080p.jpg, faces of 240-290 px) 0 of 38 -> 10 of 38. At share
+# 0.6 the medium photos (johnsnow_test1.jpg 5 -> 17 of 19) were also looked at again, for
+# +10 % on the real photos' median time (benchmarks/photo_speed.py, 6.47 / 6.84 against
+# 5.85 / 6.02, alternating); at 0.4 the time is unchanged (5.60 / 5.71 against 5.84 / 5.67).
 # Photos whose longer side exceeds NEAR_PHOTO_SIDE get no whole-photo pass beside the face
 # mesh, only the looks around their faces once the faces are known (the whole photo when no
 # face is small), so that a large photo costs one pass a small face, not one more.
 NEAR_CONTEXT = 3.0
 NEAR_PHOTO_SIDE = 1280
-NEAR_SHARE = 0.6
+NEAR_SHARE = 0.4
 NEAR_MAX_FACES = 4
 
 
