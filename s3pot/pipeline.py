@@ -130,12 +130,11 @@ class S3potPredictor:
         the photo (:func:`s3pot.occluders.base.needs_near_pass`), on the occluder thread
         after the whole-photo pass: the largest faces first, at most NEAR_MAX_FACES a photo
         (``started`` of them already)."""
-        from s3pot.occluders.base import NEAR_MAX_FACES, needs_near_pass
+        from s3pot.occluders.base import NEAR_MAX_FACES, box_side, needs_near_pass
 
         detector = self.occluder_detector
         small = [f for f in faces if needs_near_pass(f.box, image.shape)]
-        small.sort(key=lambda f: (-float(max(f.box[2] - f.box[0], f.box[3] - f.box[1])),
-                                  position_key(f)))
+        small.sort(key=lambda f: (-box_side(f.box), position_key(f)))
         room = max(NEAR_MAX_FACES - started, 0)
         return [self._thread("occluders").submit(detector.detect_near, image, f.box)
                 for f in small[:room]]
@@ -152,9 +151,9 @@ class S3potPredictor:
         """Faces -> alignment -> parsing (-> reference, occluder hints) for every face of
         ``image``. ``ready``, if given, is called with faces whose stages (hints included)
         are done, each face once, possibly while the search for more faces still runs."""
-        image = _check_rgb(image)
-        from s3pot.occluders.base import NEAR_PHOTO_SIDE
+        from s3pot.occluders.base import NEAR_PHOTO_SIDE, occluder_hint
 
+        image = _check_rgb(image)
         hints = reference and self.occluder_detector is not None
         # The occluder passes, in submission order: the whole photo at once (beside the
         # face mesh), except in a large photo, where the detector's small input makes it
@@ -165,22 +164,22 @@ class S3potPredictor:
         if hints and not big:
             passes.append(self._start_occluders(image))
         looked_whole = bool(passes)
+        near_count = 0
         finished: set[int] = set()
 
         def found(faces: list[Face]) -> None:
-            nonlocal looked_whole
+            nonlocal looked_whole, near_count
             if not hints:
                 return
-            near = self._start_near_occluders(image, faces, len(passes) - looked_whole)
-            if not near and not looked_whole and faces:
-                near = [self._start_occluders(image)]
-                looked_whole = True
+            near = self._start_near_occluders(image, faces, near_count)
+            near_count += len(near)
             passes.extend(near)
+            if not near and not looked_whole and faces:
+                passes.append(self._start_occluders(image))
+                looked_whole = True
 
         def finish(frs: list[FaceResult]) -> None:
             if hints:
-                from s3pot.occluders.base import occluder_hint
-
                 occluders = [o for f in list(passes) for o in f.result()]
                 for fr in frs:
                     fr.occluder_hint = occluder_hint(self.occluder_detector, occluders, fr)
@@ -292,16 +291,14 @@ class S3potPredictor:
         self._image = _check_rgb(image)
         self._faces = []
         patches: dict[int, Any] = {}
-        shape = self._image.shape
 
         def ready(frs: list[FaceResult]) -> None:
             for fr in frs:
                 self._segment_face(fr)
-                patches[id(fr)] = face_patches(fr, shape, self._image)
+                patches[id(fr)] = face_patches(fr, self._image.shape, self._image)
 
         self._faces = self.prepare(self._image, ready=ready)
-        with single_blas_thread():
-            return self._photo_result(patches)
+        return self._photo_result(patches)  # every face's patches are known: unions only
 
 
 def _check_rgb(image: np.ndarray) -> np.ndarray:

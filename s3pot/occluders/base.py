@@ -70,7 +70,7 @@ class OccluderDetector(ABC):
         photo only on such a crop: there it is a tenth of the input, not a hundredth."""
         h, w = image.shape[:2]
         x0, y0, x1, y1 = (float(v) for v in box[:4])
-        half = 0.5 * context * max(x1 - x0, y1 - y0)
+        half = 0.5 * context * box_side(box)
         cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
         c0, r0 = max(int(round(cx - half)), 0), max(int(round(cy - half)), 0)
         c1, r1 = min(int(round(cx + half)), w), min(int(round(cy + half)), h)
@@ -83,13 +83,17 @@ class OccluderDetector(ABC):
         """Release native resources."""
 
 
+def box_side(box: np.ndarray) -> float:
+    """The longer side of a box (x0, y0, x1, y1)."""
+    return max(float(box[2] - box[0]), float(box[3] - box[1]))
+
+
 def needs_near_pass(box: np.ndarray, shape: tuple[int, ...], context: float = NEAR_CONTEXT,
                     share: float = NEAR_SHARE) -> bool:
     """Whether a face of ``box`` is small enough in a photo of ``shape`` that the occluder
     detector should look again on a crop around it (:meth:`OccluderDetector.detect_near`):
     its crop would span under ``share`` of the photo's longer side."""
-    side = context * max(float(box[2] - box[0]), float(box[3] - box[1]))
-    return side < share * max(shape[:2])
+    return context * box_side(box) < share * max(shape[:2])
 
 
 OCCLUDERS: Registry[OccluderDetector] = Registry(
