@@ -25,12 +25,33 @@ def read_torch_file(path: str | Path, weights_name: str) -> object:
         raise CheckpointError(p, "is a folder, not a checkpoint file")
     if not p.is_file():
         raise CheckpointError(p, f"file not found (download it with `s3pot weights download {weights_name}`)")
+    if p.stat().st_size == 0:
+        raise CheckpointError(p, "not a readable PyTorch checkpoint (empty file)")
     try:
         with warnings.catch_warnings():  # torch's notes on odd pickles: we report one line
             warnings.simplefilter("ignore")
             return torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not this file"
-        raise CheckpointError(p, f"not a readable PyTorch checkpoint ({type(exc).__name__})") from None
+        raise CheckpointError(p, f"not a readable PyTorch checkpoint ({_why_unreadable(p, exc)})") from None
+
+
+def _why_unreadable(path: Path, exc: Exception) -> str:
+    """Why ``torch.load`` refused ``path``, in words a user can act on (a download cut
+    short is the common case): torch's own messages run to paragraphs, and its exception
+    types (KeyError for a text file, RuntimeError for a cut-off archive) say nothing.
+    Checkpoints are zip archives (torch >= 1.6) or, older, raw pickles."""
+    import zipfile
+
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head == b"PK\x03\x04":
+        if not zipfile.is_zipfile(path):
+            return "truncated or corrupt archive: an interrupted download? fetch it again"
+    elif head[:1] != b"\x80":  # every pickle protocol >= 2 starts so
+        return "neither a zip archive nor a pickle"
+    if "weights only" in str(exc).lower():
+        return "holds Python objects besides tensors; s3pot loads weights only"
+    return f"truncated or corrupt ({type(exc).__name__})"
 
 
 def strip_prefix(sd: Mapping[str, torch.Tensor], prefix: str = "module.") -> dict[str, torch.Tensor]:

@@ -61,12 +61,15 @@ def test_bad_files_are_one_line_errors(tmp_path, tiny_ckpt):
     torch.save({"layer.weight": torch.zeros(3)}, other)
     pickled = tmp_path / "pickled.pth"
     pickled.write_bytes(pickle.dumps(OFFICIAL))  # arbitrary Python objects are refused
+    empty = tmp_path / "empty.pth"
+    empty.write_bytes(b"")
     cases = {
         tmp_path / "missing.pth": "not found",
-        truncated: "not a readable",
-        text: "not a readable",
+        truncated: "not a readable PyTorch checkpoint \\(truncated or corrupt archive: an interrupted download",
+        text: "not a readable PyTorch checkpoint \\(neither a zip archive nor a pickle\\)",
+        empty: "not a readable PyTorch checkpoint \\(empty file\\)",
         other: "not a Segment Anything checkpoint",
-        pickled: "not a readable",
+        pickled: "not a readable PyTorch checkpoint \\(holds Python objects besides tensors",
         tmp_path: "folder",
     }
     for path, msg in cases.items():
