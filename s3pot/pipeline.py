@@ -27,6 +27,7 @@ import numpy as np
 from s3pot.faces.align import ALIGN_SIZES, ffhq_quad, transform_from_quad
 from s3pot.faces.base import FaceDetector, alignment_points, position_key
 from s3pot.paste import face_patches, photo_masks
+from s3pot.segmenters.base import INVERTED, REFITTED
 from s3pot.threads import single_blas_thread
 from s3pot.types import Face, FaceResult, PhotoResult
 
@@ -250,6 +251,15 @@ class S3potPredictor:
 
     def _segment_face(self, fr: FaceResult) -> None:
         out = self.segmenter.segment(fr)
+        if out.extras.get(INVERTED):
+            # The reference explained the occluder and rejected the face: fit it again
+            # without the pixels now called occluded, and segment on that reference.
+            ref = self.generator.refit(fr.aligned, fr.landmarks_aligned, fr.parsing,
+                                       out.occlusion.astype(np.float32))
+            if ref is not None:
+                fr.reference, fr.confidence = ref.image, ref.confidence
+                fr.extras[REFITTED] = True
+                out = self.segmenter.segment(fr)
         valid = fr.extras.get("valid")
         region = out.face_region if valid is None else out.face_region & valid
         fr.visible = out.visible & region

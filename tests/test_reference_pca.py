@@ -451,3 +451,32 @@ def test_white_balance_undoes_a_cast_and_leaves_skin_tones_alone(gen: PCAReferen
     slight = face * np.array((1.06, 1.0, 0.95), np.float32)
     wb, _ = white_balance(slight, gen.mean_rgb, skin_texels(slight))
     np.testing.assert_array_equal(wb, np.ones(3))
+
+
+def test_refit_judges_the_pixels_it_leaves_out(gen: PCAReferenceGenerator, mean_face) -> None:
+    """``refit`` leaves ``exclude`` out of the fit but, unlike ``restore``, measures the
+    confidence there: a clean cheek left out is still face; and which half of a face the
+    fit is told to ignore decides which half is judged the odd one."""
+    img, lm = mean_face
+    size = img.shape[0]
+    inner = _inner_face(lm, size)
+    ys = np.nonzero(inner.any(1))[0]
+    mid = int(ys[0] + 0.55 * (ys[-1] - ys[0]))
+    lower = inner.copy()
+    lower[:mid] = False
+    upper = inner & ~lower
+    parsing = np.zeros((size, size), np.uint8)
+    kept = gen.refit(img, lm, parsing, lower.astype(np.float32))
+    restored = gen.restore(img, lm, parsing, lower.astype(np.float32))
+    assert kept.confidence[lower].mean() > 0.8 and restored.confidence[lower].max() < 0.05
+    assert np.abs(kept.image.astype(float) - img)[lower].mean() < 4.0
+    # The lower half darkened (a face-toned occluder over it).
+    odd = img.astype(float)
+    odd[lower] *= [0.6, 0.5, 0.45]
+    odd = np.clip(odd, 0, 255).astype(np.uint8)
+    a = gen.refit(odd, lm, parsing, lower.astype(np.float32))
+    b = gen.refit(odd, lm, parsing, upper.astype(np.float32))
+    core_lo = (cv2.erode(lower.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0)
+    core_up = (cv2.erode(upper.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0)
+    assert a.confidence[core_up].mean() > 0.9 and a.confidence[core_lo].mean() < 0.3
+    assert b.confidence[core_lo].mean() > 0.9 and b.confidence[core_up].mean() < 0.6

@@ -150,7 +150,8 @@ def test_a_mask_with_face_and_occluder_swapped_is_recognised(tmp_path) -> None:
 
 def test_the_segmenter_reads_a_mask_judged_inverted_the_other_way_round(astronaut_band, detector,
                                                                        monkeypatch) -> None:
-    """Wiring: when the check says inverted, the face's mask is the rest of its region."""
+    """Wiring: when the check says inverted, the face's mask is the rest of its region
+    (here with a generator that cannot refit, so that mask stands)."""
     import s3pot.segmenters.offline as offline
     from s3pot.pipeline import PipelineConfig, S3potPredictor
 
@@ -158,11 +159,39 @@ def test_the_segmenter_reads_a_mask_judged_inverted_the_other_way_round(astronau
     pred = S3potPredictor(PipelineConfig(), detector=detector)
     plain = pred.segment(photo).faces[0]
     monkeypatch.setattr(offline, "looks_inverted", lambda *a, **k: True)
+    monkeypatch.setattr(pred.generator, "refit", lambda *a, **k: None)
     flipped = pred.segment(photo).faces[0]
     rest = plain.visible  # the face region less the band's mask
     iou = (flipped.occlusion & rest).sum() / (flipped.occlusion | rest).sum()
     assert plain.occlusion.any() and iou > 0.9
     assert not (flipped.occlusion & plain.occlusion).any()
+
+
+def test_an_inverted_mask_gets_a_refitted_reference_and_one_more_look(astronaut_band, detector,
+                                                                     monkeypatch) -> None:
+    """The pipeline refits the reference without the turned-round mask, once, and the
+    face is segmented on it without a second check."""
+    import s3pot.segmenters.offline as offline
+    from s3pot.pipeline import PipelineConfig, S3potPredictor
+    from s3pot.segmenters.base import REFITTED
+
+    photo, _ = astronaut_band
+    pred = S3potPredictor(PipelineConfig(), detector=detector)
+    plain = pred.segment(photo).faces[0]
+    checks, refits = [], []
+    monkeypatch.setattr(offline, "looks_inverted", lambda *a, **k: checks.append(1) or True)
+    refit = pred.generator.refit
+
+    def spy(aligned, landmarks, parsing, exclude):
+        refits.append(exclude.copy())
+        return refit(aligned, landmarks, parsing, exclude)
+
+    monkeypatch.setattr(pred.generator, "refit", spy)
+    face = pred.segment(photo).faces[0]
+    assert len(checks) == 1 and len(refits) == 1 and face.extras[REFITTED]
+    assert refits[0].dtype == np.float32 and refits[0].shape == face.occlusion.shape
+    left_out = refits[0] > 0.5  # the turned-round mask: the face less the band's mask
+    assert (left_out & plain.visible).sum() / (left_out | plain.visible).sum() > 0.9
 
 
 BENCH = SHARED / "data" / "bench"

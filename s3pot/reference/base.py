@@ -38,6 +38,17 @@ class ReferenceGenerator(ABC):
         plain :meth:`generate`, which already regenerates the whole face."""
         return self.generate(aligned, landmarks_aligned, parsing)
 
+    def refit(
+        self, aligned: np.ndarray, landmarks_aligned: np.ndarray, parsing: np.ndarray,
+        exclude: np.ndarray,
+    ) -> Reference | None:
+        """The reference fitted to the face without the pixels of ``exclude`` (S,S) in
+        [0,1], and its confidence measured everywhere (unlike :meth:`restore`, the excluded
+        pixels are judged, not replaced): a second opinion when the segmenter found the
+        first fit explained an occluder and rejected the face. None if the backend cannot
+        leave pixels out of its fit (then the first segmentation stands)."""
+        return None
+
 
 # Margin added around a segmentation before a reference is restored under it, as a fraction
 # of the aligned crop's side (4 px at 256): mask borders are never exact and the occluder's

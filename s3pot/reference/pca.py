@@ -434,10 +434,17 @@ class PCAReferenceGenerator(ReferenceGenerator):
         0.606 -> 0.580 (prior 1, prior 30)."""
         return self._reference(aligned, landmarks_aligned, occluded, self.restore_ridge)
 
+    def refit(self, aligned: np.ndarray, landmarks_aligned: np.ndarray, parsing: np.ndarray,
+              exclude: np.ndarray) -> Reference:
+        """:meth:`generate` with the blocks of ``exclude`` capped as in :meth:`restore`
+        (under the same prior as ``generate``), its confidence measured on every pixel."""
+        return self._reference(aligned, landmarks_aligned, exclude, fit_only=True)
+
     def _reference(self, aligned: np.ndarray, landmarks_aligned: np.ndarray,
-                   occluded: np.ndarray | None = None, ridge: np.ndarray | None = None
-                   ) -> Reference:
-        """:meth:`generate` (no ``occluded``, the model's prior) and :meth:`restore`."""
+                   occluded: np.ndarray | None = None, ridge: np.ndarray | None = None,
+                   fit_only: bool = False) -> Reference:
+        """:meth:`generate` (no ``occluded``, the model's prior), :meth:`restore` and, with
+        ``fit_only`` (``occluded`` only caps the fit's block weights), :meth:`refit`."""
         if occluded is not None:
             occluded = np.clip(np.asarray(occluded, np.float32), 0.0, 1.0)
         size = aligned.shape[0]
@@ -480,6 +487,14 @@ class PCAReferenceGenerator(ReferenceGenerator):
         # (sharp edges), combined with the block weights of the fit (a whole region the
         # fit rejected is occluded even where a texel happens to match).
         d = np.sqrt(((x - y) ** 2).mean(1)) / (self.texel_rms * g * light)
+        if fit_only:
+            # Left out of the fit, not known to be occluded: a left-out block is judged by
+            # its own residual under the fit, as the fit's last stage would weigh it.
+            zb = np.sqrt(np.bincount(self.block_of, d * d, minlength=len(self.block_count))
+                         / self.block_count)
+            judged = 1.0 / (1.0 + (zb / self.block_k) ** 6)
+            wblock = np.where(wmax < 1.0, judged, wblock)
+            occluded = occ_t = None
         sup = fr.support.astype(np.float32)
         zg, _ = _gauss_norm(fr.to_grid(d), sup, 0.7)
         conf = 1.0 / (1.0 + (zg / self.confidence_k) ** 4)

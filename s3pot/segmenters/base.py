@@ -15,6 +15,13 @@ from s3pot.parsing.base import face_region
 from s3pot.registry import Registry
 from s3pot.types import FaceResult
 
+# ``SegmentationOutput.extras[INVERTED]``: the segmenter found face and occluder the wrong
+# way round (the reference explained the occluder and rejected the face) and turned its
+# mask round; the pipeline may then refit the reference without that mask and segment
+# once more, with ``FaceResult.extras[REFITTED]`` set so that the check is not repeated.
+INVERTED = "inverted"
+REFITTED = "refitted"
+
 
 @dataclass
 class SegmentationOutput:

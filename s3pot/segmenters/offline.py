@@ -36,7 +36,13 @@ from s3pot.faces.base import yaw_ratio
 from s3pot.parsing.base import CLASS_ID, face_region
 from s3pot.prompts.contrast import initial_prompt, token_contrast, token_mask_at_centres
 from s3pot.prompts.selection import select_prompts
-from s3pot.segmenters.base import SegmentationOutput, Segmenter, output_from_visible
+from s3pot.segmenters.base import (
+    INVERTED,
+    REFITTED,
+    SegmentationOutput,
+    Segmenter,
+    output_from_visible,
+)
 from s3pot.segmenters.evidence import CONF_STEP, EvidencePrior, pixel_evidence
 from s3pot.segmenters.structure import looks_inverted, missing_structure, structure_map
 from s3pot.threads import single_torch_thread
@@ -112,12 +118,15 @@ class OfflineParams:
     # level: turned faces flag more of themselves. Off: the pooled level.
     yaw_prior: bool = True
     # Undo a mask that has the face and its occluder the wrong way round (the features
-    # say which part is face: s3pot.segmenters.structure.looks_inverted). Dev bench
-    # occluder IoU 0.606 -> 0.629, mean IoU 0.655 -> 0.663 (three masks flipped: ellipses
-    # and polygons of another face's skin over a quarter to a half of the face), clean FP
-    # 1.6 % both; held-out identities (benchmarks/unseen_identities.py, half-fitted models
-    # on B) 0.608 -> 0.647; no mask flipped on the real photos, 674 clean face frames,
-    # 20 aligned real faces or 216 hand composites.
+    # say which part is face: s3pot.segmenters.structure.looks_inverted); the pipeline then
+    # refits the reference without the turned-round mask and segments once more
+    # (S3potPredictor._segment_face). Dev bench occluder IoU 0.606 -> 0.629 (turned round)
+    # -> 0.637 (refitted), mean IoU 0.655 -> 0.663, clean FP 1.6 % throughout (three masks
+    # turned: ellipses and polygons of another face's skin over a quarter to a half of the
+    # face); held-out identities (benchmarks/unseen_identities.py, half-fitted models on B)
+    # 0.608 -> 0.647 -> 0.662; flat face masks 0.583 -> 0.640 -> 0.653; warm / cool / grey
+    # bench 0.533 / 0.560 / 0.302 -> 0.547 / 0.580 / 0.309. No mask turned on the real
+    # photos, 674 clean face frames, 20 aligned real faces or 216 hand composites.
     inversion_check: bool = True
 
 
@@ -200,8 +209,11 @@ class OfflineSegmenter(Segmenter):
             seeds = region & ~mouth
         occ = _hysteresis(score, region, p.threshold, p.grow_threshold, seeds)
         occ = _drop_small(occ, p.min_blob * max(region.sum(), 1))
-        if p.inversion_check and structure is not None and looks_inverted(occ, region, structure, level):
-            # The score ranked the face above its occluder: read it the other way round.
+        inverted = (p.inversion_check and structure is not None and not face.extras.get(REFITTED)
+                    and looks_inverted(occ, region, structure, level))
+        if inverted:
+            # The score ranked the face above its occluder: read it the other way round
+            # (the pipeline then asks the generator for a fit without this mask, if it can).
             score = 1.0 - score
             occ = _drop_small(region & ~occ, p.min_blob * max(region.sum(), 1))
         # Soft output on the right side of 0.5 everywhere the cleaned mask says so (grown
@@ -209,9 +221,11 @@ class OfflineSegmenter(Segmenter):
         soft = np.where(occ, 0.55 + 0.45 * np.clip(score, 0, 1), 0.45 * np.clip(score, 0, 1))
         occ_full = cv2.resize(soft.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
         visible_prob = 1.0 - occ_full
-        return output_from_visible(
+        out = output_from_visible(
             visible_prob, face.parsing, prompts=prompts, p0=p0, token_contrast=contrast[0].numpy()
         )
+        out.extras[INVERTED] = bool(inverted)
+        return out
 
 
 def _colour_evidence(raw: np.ndarray, score: np.ndarray, region: np.ndarray,
