@@ -5,7 +5,11 @@ Stages, each a module or a folder of named backends:
     faces (s3pot.faces) -> parsing (s3pot.parsing) -> reference (s3pot.reference)
     -> segmenter: backbone + contrast/prompts + decode (s3pot.segmenters) -> paste back
 
-beside them, on the whole photo: occluder hints (s3pot.occluders: detected hands), run on
+and back once, for a face whose mask the segmenter found the wrong way round (the
+reference explained the occluder and rejected the face): the reference is refitted without
+that mask and the face segmented again (``ReferenceGenerator.refit``).
+
+Beside them, on the whole photo: occluder hints (s3pot.occluders: detected hands), run on
 a second thread while the face stages run, and handed to the segmenter per face.
 
 In the spirit of segment-anything's ``SamPredictor``::
