@@ -215,3 +215,24 @@ def test_an_occluder_that_won_the_face_fit_is_still_found(name, detector) -> Non
         ious.append((occ & gt).sum() / (occ | gt).sum())
     assert ious[0] < 0.1, "premise: without the check the visible face is flagged"
     assert ious[1] > 0.5
+
+
+def test_a_face_with_an_occluder_hint_is_never_turned_round(astronaut_band, detector,
+                                                           monkeypatch) -> None:
+    """A detected hand is flagged whatever the score says: not the contrast's mistake to undo."""
+    import s3pot.segmenters.offline as offline
+    from s3pot.pipeline import PipelineConfig, S3potPredictor
+    from s3pot.segmenters.base import INVERTED
+
+    photo, _ = astronaut_band
+    pred = S3potPredictor(PipelineConfig(occluders="none"), detector=detector)
+    face = pred.prepare(photo)[0]
+    monkeypatch.setattr(offline, "looks_inverted", lambda *a, **k: True)
+    assert pred.segmenter.segment(face).extras[INVERTED]
+    size = face.aligned.shape[0]
+    hint = np.zeros((size, size), np.float32)
+    hint[int(0.6 * size):int(0.8 * size), int(0.3 * size):int(0.7 * size)] = 1.0
+    face.occluder_hint = hint
+    out = pred.segmenter.segment(face)
+    assert not out.extras[INVERTED]
+    assert out.occlusion[int(0.65 * size):int(0.75 * size), int(0.4 * size):int(0.6 * size)].mean() > 0.9

@@ -209,7 +209,10 @@ class OfflineSegmenter(Segmenter):
             seeds = region & ~mouth
         occ = _hysteresis(score, region, p.threshold, p.grow_threshold, seeds)
         occ = _drop_small(occ, p.min_blob * max(region.sum(), 1))
-        inverted = (p.inversion_check and structure is not None and not face.extras.get(REFITTED)
+        # Not with a hint: a detected hand is flagged whatever the score says, and is not
+        # the contrast's mistake to undo.
+        inverted = (p.inversion_check and structure is not None and hint is None
+                    and not face.extras.get(REFITTED)
                     and looks_inverted(occ, region, structure, level))
         if inverted:
             # The score ranked the face above its occluder: read it the other way round
