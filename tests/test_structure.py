@@ -47,14 +47,19 @@ def test_structure_map_ignores_exposure_and_contrast() -> None:
     assert abs(a[y, x + 5] - b[y, x + 5]) < 0.25 * a[y, x + 5]
 
 
+def _toy_level(rng: np.random.Generator, tmp_path) -> np.ndarray:
+    """The structure level of an evidence prior fitted on 30 toy clean faces (saved and
+    loaded back, as the segmenter reads it)."""
+    clean = [_toy_face(rng, contrast=rng.uniform(0.7, 1.3)) for _ in range(30)]
+    prior = fit_prior([(np.zeros((128, 128), np.float32),) * 2 for _ in clean],
+                      [structure_map(f, REGION) for f in clean])
+    prior.save(tmp_path / "prior.npz")
+    return EvidencePrior.load(tmp_path / "prior.npz").structure_level(128)
+
+
 def test_a_flat_patch_over_the_features_is_evidence_and_a_cheek_is_not(tmp_path) -> None:
     rng = np.random.default_rng(1)
-    clean = [_toy_face(rng, contrast=rng.uniform(0.7, 1.3)) for _ in range(30)]
-    maps = [structure_map(f, REGION) for f in clean]
-    prior = fit_prior([(np.zeros((128, 128), np.float32),) * 2 for _ in clean], maps)
-    path = tmp_path / "prior.npz"
-    prior.save(path)
-    level = EvidencePrior.load(path).structure_level(128)
+    level = _toy_level(rng, tmp_path)
     assert level is not None and level[64, 30] < STRUCTURE_FLOOR  # flat in every face: a cheek
     yy, xx = np.mgrid[:128, :128]
 
@@ -109,14 +114,6 @@ def test_a_flat_band_over_the_eyes_is_found_through_the_missing_structure(astron
         ious.append((result.occlusion & g).sum() / (result.occlusion | g).sum())
     assert ious[0] < 0.6, "premise: without the cue the band is half missed"
     assert ious[1] > 0.75
-
-
-def _toy_level(rng: np.random.Generator, tmp_path) -> np.ndarray:
-    clean = [_toy_face(rng, contrast=rng.uniform(0.7, 1.3)) for _ in range(30)]
-    prior = fit_prior([(np.zeros((128, 128), np.float32),) * 2 for _ in clean],
-                      [structure_map(f, REGION) for f in clean])
-    prior.save(tmp_path / "prior.npz")
-    return EvidencePrior.load(tmp_path / "prior.npz").structure_level(128)
 
 
 def test_a_mask_with_face_and_occluder_swapped_is_recognised(tmp_path) -> None:

@@ -188,7 +188,8 @@ class OfflineSegmenter(Segmenter):
         if hint is not None:
             score = score + p.w_hint * hint
         level = self.prior.structure_level(ws) if self.prior is not None else None
-        structure = structure_map(raw, region) if level is not None else None
+        structure = (structure_map(raw, region)
+                     if level is not None and (p.w_structure > 0 or p.inversion_check) else None)
         if p.w_structure > 0 and level is not None:
             score = score + p.w_structure * missing_structure(raw, region, level,
                                                               structure=structure)
