@@ -9,7 +9,9 @@ the same photos in the same run, plus peak memory. Rows ``texture=...`` group th
 procedural occluders by what they are textured with (``families.csv`` ``details``).
 The last column is the share of the ground-truth occlusion outside the pipeline's face
 region M (the landmark outline), which no segmenter can find.
-``--set`` overrides OfflineParams fields (for tuning; record what you change). ``--limit N``
+``--set`` overrides OfflineParams fields (for tuning; record what you change);
+``--pipeline`` overrides PipelineConfig fields (``--pipeline remesh=false``: no second look
+for landmarks, s3pot.faces.remesh). ``--limit N``
 uses every k-th image for quick checks; ``--scale S`` enlarges every photo and its masks
 (the same composites at a user's photo size);
 ``--colour grey|warm|cool|R,G,B`` turns every photo grey-scale or multiplies its channels
@@ -38,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench", default=str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "bench"))
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--pipeline", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="PipelineConfig fields (e.g. remesh=false)")
     ap.add_argument("--limit", type=int, default=0, help="use every k-th image")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--scale", type=float, default=1.0,
@@ -68,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     gen_kwargs = {"model": args.reference_model} if args.reference_model else {}
     gen_kwargs.update(parse_options(args.generator_set))
     pred = S3potPredictor(PipelineConfig(align_size=args.size, generator_kwargs=gen_kwargs,
-                                         backbone_kwargs=parse_options(args.set)))
+                                         backbone_kwargs=parse_options(args.set),
+                                         **parse_options(args.pipeline)))
     mesh = pred.detector._mesh  # the raw face-mesh call, timed as the baseline
     # ... and mediapipe's face mesh with its default options (one face, 468 points, no iris
     # refinement): a cheaper call, so the stricter ratio of the two.

@@ -7,7 +7,11 @@ Stages, each a module or a folder of named backends:
 
 and back once, for a face whose mask the segmenter found the wrong way round (the
 reference explained the occluder and rejected the face): the reference is refitted without
-that mask and the face segmented again (``ReferenceGenerator.refit``).
+that mask and the face segmented again (``ReferenceGenerator.refit``); and back to the
+face stage once, for a face whose mask covers much of M's outline (an occluder across the
+outline pulls the face mesh in): the landmarks are found again with the occlusion painted
+out, and the face's stages run again on them where they give a larger M
+(s3pot.faces.remesh, ``PipelineConfig.remesh``).
 
 Beside them, on the whole photo: occluder hints (s3pot.occluders: detected hands), run on
 a second thread while the face stages run, and handed to the segmenter per face.
@@ -23,17 +27,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
 from s3pot.faces.align import ALIGN_SIZES, ffhq_quad, transform_from_quad
 from s3pot.faces.base import FaceDetector, alignment_points, position_key
+from s3pot.faces.remesh import remesh
+from s3pot.parsing.base import face_region
 from s3pot.paste import face_patches, photo_masks
 from s3pot.segmenters.base import INVERTED, REFITTED
 from s3pot.threads import single_blas_thread
 from s3pot.types import Face, FaceResult, PhotoResult
+
+OCCLUDERS = "occluders"  # FaceResult.extras: the photo's occluder detections, for a remesh
+REMESHED = "remeshed"  # FaceResult.extras: the landmarks were found again (s3pot.faces.remesh)
 
 
 @dataclass
@@ -50,6 +59,10 @@ class PipelineConfig:
     occluders: str = "hands"  # occluder detector giving the segmenter hints ("none": none)
     max_faces: int = 16
     min_detection_confidence: float = 0.5
+    # Look for a face's landmarks again, with its occlusion painted out, when the mask
+    # covers much of M's outline, and keep them where they give a larger M
+    # (s3pot.faces.remesh: an occluder across the outline pulls the mesh in).
+    remesh: bool = True
 
     def __post_init__(self) -> None:
         if self.align_size not in ALIGN_SIZES:
@@ -188,6 +201,7 @@ class S3potPredictor:
                 occluders = [o for f in list(passes) for o in f.result()]
                 for fr in frs:
                     fr.occluder_hint = occluder_hint(self.occluder_detector, occluders, fr)
+                    fr.extras[OCCLUDERS] = occluders  # drawn again if the face is remeshed
             finished.update(id(fr) for fr in frs)
             if ready is not None:
                 ready(frs)
@@ -254,6 +268,36 @@ class S3potPredictor:
         return self._photo_result()
 
     def _segment_face(self, fr: FaceResult) -> None:
+        self._segment_once(fr)
+        if self.config.remesh and fr.reference is not None and not fr.extras.get(REMESHED):
+            self._remesh(fr)
+
+    def _remesh(self, fr: FaceResult) -> None:
+        """Landmarks again with the occlusion painted out (s3pot.faces.remesh); the face's
+        stages run again on them, and replace ``fr``'s results in place, only where they
+        give a larger face region M: the painted-out occluder no longer holds the outline
+        in, and a mesh that merely moved does not replace one that fitted."""
+        from s3pot.occluders.base import occluder_hint
+
+        face = remesh(self.detector, self._image, fr)
+        if face is None:
+            return
+        new = self._face_stage(self._image, face, reference=False)
+        area = lambda f, region: float(np.count_nonzero(region)) / f.transform.scale ** 2  # noqa: E731
+        if area(new, face_region(new.parsing) & new.extras["valid"]) <= area(fr, fr.visible | fr.occlusion):
+            return
+        ref = self.generator.generate(new.aligned, new.landmarks_aligned, new.parsing)
+        new.reference, new.confidence = ref.image, ref.confidence
+        occluders = fr.extras.get(OCCLUDERS)
+        if occluders:
+            new.occluder_hint = occluder_hint(self.occluder_detector, occluders, new)
+            new.extras[OCCLUDERS] = occluders
+        new.extras[REMESHED] = True
+        self._segment_once(new)
+        for f in fields(FaceResult):  # in place: callers hold ``fr`` (lists, patch keys)
+            setattr(fr, f.name, getattr(new, f.name))
+
+    def _segment_once(self, fr: FaceResult) -> None:
         out = self.segmenter.segment(fr)
         if out.extras.get(INVERTED):
             # The reference explained the occluder and rejected the face: fit it again

@@ -31,3 +31,12 @@ def test_outside_share_without_truth_is_undefined(script):
     # holds all of it").
     assert script.outside_share([(0, 0), (0, 0)]) is None
     assert script.outside_share([]) is None
+
+
+def test_pipeline_options_read_true_and_false_as_booleans(script):
+    # ``--pipeline remesh=false`` must switch the remesh off: the string "false" is truthy.
+    from options import parse_options
+
+    got = parse_options(["remesh=false", "flag=True", "n=3", "x=0.5", "name=hat"])
+    assert got == {"remesh": False, "flag": True, "n": 3, "x": 0.5, "name": "hat"}
+    assert got["remesh"] is False and got["flag"] is True

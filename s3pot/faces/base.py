@@ -44,6 +44,19 @@ def yaw_ratio(landmarks: np.ndarray) -> float:
     return (dl - dr) / max(dl + dr, 1e-6)
 
 
+def face_from_landmarks(pts: np.ndarray, shape: tuple[int, ...]) -> Face:
+    """A face from its landmarks (photo pixels) in a photo of ``shape``: the box is their
+    bounding box clipped to the photo; the score, the share of them inside the photo (the
+    mesh graph reports no per-face score: 1.0 for a whole face)."""
+    h, w = shape[:2]
+    pts = np.asarray(pts, np.float64)
+    x0, y0 = pts[:, :2].min(0)
+    x1, y1 = pts[:, :2].max(0)
+    box = np.array([max(x0, 0), max(y0, 0), min(x1, w - 1), min(y1, h - 1)])
+    inside = np.mean((pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h))
+    return Face(box=box, landmarks=pts, score=float(inside))
+
+
 def position_key(face: Face) -> tuple[float, float]:
     """Where a face comes in a photo's list: left to right, then top to bottom (box corner)."""
     return float(face.box[0]), float(face.box[1])
@@ -69,6 +82,12 @@ class FaceDetector(ABC):
         face, the hunt for smaller ones (detector tiles, a mesh run per box) costs as much as
         that face's stages. By default, every face at once."""
         return self.detect(image), None
+
+    def landmarks_once(self, image: np.ndarray) -> list[np.ndarray]:
+        """Landmarks of the faces in ``image`` (a crop around a face already found), from
+        one look: none of ``detect``'s second chances, which a face already found does not
+        need (s3pot.faces.remesh). By default, ``detect``'s faces."""
+        return [f.landmarks for f in self.detect(image)]
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release native resources."""

@@ -32,7 +32,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from s3pot.faces.base import FaceDetector, by_position
+from s3pot.faces.base import FaceDetector, by_position, face_from_landmarks
 from s3pot.faces.tiles import DETECTOR_INPUT, nms, plan_tiles
 from s3pot.resample import shrink
 from s3pot.types import Face
@@ -119,6 +119,10 @@ class MediapipeFaceMesh(FaceDetector):
             pts = np.array([(p.x * w, p.y * h) for p in lms.landmark], dtype=np.float64)
             out.append(pts)
         return out
+
+    def landmarks_once(self, image: np.ndarray) -> list[np.ndarray]:
+        """One mesh-graph call on ``image`` (no zoomed-out views, no detector boxes)."""
+        return self._run(image)
 
     def detect(self, image: np.ndarray) -> list[Face]:
         first, rest = self.detect_first(image)
@@ -347,17 +351,7 @@ class _ZoomedOut:
 
 def _as_faces(found: list[np.ndarray], shape: tuple[int, ...]) -> list[Face]:
     """Faces from landmark arrays (photo pixels), ordered left to right, then top to bottom."""
-    h, w = shape[:2]
-    faces = []
-    for pts in found:
-        x0, y0 = pts.min(0)
-        x1, y1 = pts.max(0)
-        box = np.array([max(x0, 0), max(y0, 0), min(x1, w - 1), min(y1, h - 1)])
-        # The mesh graph reports no per-face score; use the fraction of landmarks that
-        # fall inside the photo as a plausibility score (1.0 for a whole face).
-        inside = np.mean((pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h))
-        faces.append(Face(box=box, landmarks=pts, score=float(inside)))
-    return by_position(faces)
+    return by_position([face_from_landmarks(pts, shape) for pts in found])
 
 
 def skin_share(image: np.ndarray, landmarks: np.ndarray) -> float:
