@@ -205,3 +205,20 @@ def test_pipeline_without_remesh_does_not_look_again(astronaut, detector) -> Non
     pred.set_image(astronaut)
     pred.predict()
     assert mesh.calls == 0
+
+
+def test_pipeline_does_not_look_again_under_a_detected_hand(astronaut, detector) -> None:
+    """A face with an occluder hint keeps its landmarks: the hint already places the
+    occluder (the hand composites lost occluder IoU when those faces were remeshed)."""
+    mesh = ScaledMesh(detector, 1.2)
+    pred = _predictor(mesh)
+    pred.set_image(astronaut)
+    [fr] = pred._faces
+    fr.occluder_hint = np.zeros(fr.parsing.shape, np.float32)
+    fr.occluder_hint[: fr.parsing.shape[0] // 4] = 1.0
+    pred.predict()
+    assert mesh.calls == 0
+    # ... while the same face without the hint is looked at again.
+    pred.set_image(astronaut)
+    pred.predict()
+    assert mesh.calls == 1
