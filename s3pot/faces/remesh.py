@@ -19,9 +19,9 @@ fitted. Filling the occlusion with the reference instead kept the first mesh's g
 Measured on the dev bench (``python benchmarks/offline_quality.py``, against the same with
 ``--pipeline remesh=false``, 300 photos): occluder IoU over all photos 0.637 -> 0.647,
 truth outside M 0.101 -> 0.085; bars 0.432 -> 0.459 (outside M 0.192 -> 0.163), hats
-0.663 -> 0.695 (0.161 -> 0.110), occluders textured with face 0.398 -> 0.413; sunglasses
-0.900 -> 0.891; clean-photo false positives 1.6 % both. It costs about 4 ms per photo on
-the bench (44.9 -> 48.8 ms median): the mesh call on the crop (7-8 ms) and the painting
+0.663 -> 0.692 (0.161 -> 0.112), occluders textured with face 0.398 -> 0.413; sunglasses
+0.900 -> 0.891; clean-photo false positives 1.6 % both. It costs about 4-5 ms per photo on
+the bench (44.9 -> 48.8-49.9 ms median): the mesh call on the crop (7-8 ms) and the painting
 (3 ms) where the mask reaches the outline, the face's stages again where the new M wins.
 """
 
