@@ -246,9 +246,12 @@ class S3potPredictor:
         fr = FaceResult(face=face, transform=t, aligned=aligned, landmarks_aligned=lm, parsing=parsing)
         fr.extras["valid"] = t.valid_mask(image.shape)
         if reference:
-            ref = self.generator.generate(aligned, lm, parsing)
-            fr.reference, fr.confidence = ref.image, ref.confidence
+            self._add_reference(fr)
         return fr
+
+    def _add_reference(self, fr: FaceResult) -> None:
+        ref = self.generator.generate(fr.aligned, fr.landmarks_aligned, fr.parsing)
+        fr.reference, fr.confidence = ref.image, ref.confidence
 
     def set_image(self, image: np.ndarray) -> None:
         """Run every stage up to the reference on an RGB uint8 photo (H, W, 3)."""
@@ -288,11 +291,10 @@ class S3potPredictor:
         if face is None:
             return
         new = self._face_stage(self._image, face, reference=False)
-        area = lambda f, region: float(np.count_nonzero(region)) / f.transform.scale ** 2  # noqa: E731
-        if area(new, face_region(new.parsing) & new.extras["valid"]) <= area(fr, fr.visible | fr.occlusion):
+        if (_photo_area(new, face_region(new.parsing) & new.extras["valid"])
+                <= _photo_area(fr, fr.visible | fr.occlusion)):
             return
-        ref = self.generator.generate(new.aligned, new.landmarks_aligned, new.parsing)
-        new.reference, new.confidence = ref.image, ref.confidence
+        self._add_reference(new)
         occluders = fr.extras.get(OCCLUDERS)
         if occluders:
             new.occluder_hint = occluder_hint(self.occluder_detector, occluders, new)
@@ -362,6 +364,11 @@ class S3potPredictor:
 
         self._faces = self.prepare(self._image, ready=ready)
         return self._photo_result(patches)  # every face's patches are known: unions only
+
+
+def _photo_area(fr: FaceResult, region: np.ndarray) -> float:
+    """Area of an aligned-frame mask of ``fr`` in photo pixels (faces' frames differ in scale)."""
+    return float(np.count_nonzero(region)) / fr.transform.scale ** 2
 
 
 def _check_rgb(image: np.ndarray) -> np.ndarray:
