@@ -42,6 +42,22 @@ def snap_to_edges(guide: np.ndarray, soft: np.ndarray, smoothness: float, colour
     return np.where(den > 1e-3, num / np.maximum(den, 1e-3), 0.0).astype(np.float32)
 
 
+def keep_strong(snapped: np.ndarray, before: np.ndarray, margin: float,
+                where: np.ndarray | None = None) -> np.ndarray:
+    """``snapped``, but nowhere below ``before - margin`` (inside ``where``, if given).
+
+    The smoother spreads a field freely inside a region of similar colour: strong evidence
+    only a few pixels wide with no colour step around it (a skin-toned bar, a soft-edged
+    strap, a finger) is averaged with its surroundings and falls under the decision
+    threshold. Evidence well above the threshold keeps its excess over ``margin``; weak
+    evidence (under ``margin``) gets nothing from this, so the smoother still decides it.
+    """
+    floor = before - float(margin)
+    if where is not None:
+        floor = np.where(where, floor, -np.inf)
+    return np.maximum(snapped, floor).astype(np.float32)
+
+
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float,
                   coarse_side: int = 0) -> np.ndarray:
     """Colour guided filter (He et al.) of ``src`` (H, W float) by ``guide`` (H, W, 3 uint8).
