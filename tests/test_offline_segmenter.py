@@ -261,3 +261,37 @@ def test_a_colour_cast_is_balanced_unless_the_balance_hides_skin(occluded_astron
     photo, alpha = occluded_astronaut
     result = on.segment(cast(photo, (0.8, 1.0, 1.25)))
     assert _iou(result.occlusion, (alpha > 0.5) & result.face_region) > 0.9
+
+
+def test_stage_maps_are_kept_only_when_asked_and_trace_the_mask(predictor, occluded_astronaut):
+    """``keep_maps``: every stage's evidence comes back (benchmarks/evidence_stages.py reads
+    it to find the stage where a family's evidence dies); the maps are the ones the mask
+    was made from, so the pasted occluder stands out in them and the final map is the
+    mask itself; without the flag nothing is kept."""
+    from s3pot.pipeline import PipelineConfig, S3potPredictor
+    from s3pot.segmenters.base import STAGE_MAPS
+
+    photo, alpha = occluded_astronaut
+    plain = predictor.segment(photo).faces[0]
+    assert STAGE_MAPS not in plain.extras
+    traced = S3potPredictor(PipelineConfig(backbone_kwargs={"keep_maps": True})).segment(photo)
+    face = traced.faces[0]
+    maps = face.extras[STAGE_MAPS]
+    ws = predictor.segmenter.p.work_size
+    assert list(maps) == ["region", "confidence", "difference", "prompts", "contrast",
+                          "colour", "structure", "score", "occluded"]
+    assert all(m.shape == (ws, ws) and m.dtype == np.float32 for m in maps.values())
+    # The same mask as without the flag (the maps are a by-product, not a change).
+    assert (face.occlusion == plain.occlusion).all()
+    # The pasted occluder, in the decoder's frame: its evidence is far above the face's.
+    truth = face.transform.warp_image((alpha > 0.5).astype(np.uint8) * 255, cv2.INTER_LINEAR)
+    truth = cv2.resize(truth, (ws, ws), interpolation=cv2.INTER_AREA) > 127
+    region = maps["region"] > 0.5
+    occ, vis = region & truth, region & ~truth
+    assert occ.sum() > 50
+    for name in ("difference", "contrast", "score"):
+        assert maps[name][occ].mean() > maps[name][vis].mean() + 0.3, name
+    assert maps["colour"][occ].mean() > 0 > maps["colour"][vis].mean()
+    # The last map is the decoded mask at the decoder's resolution.
+    small = cv2.resize(face.occlusion.astype(np.uint8), (ws, ws), interpolation=cv2.INTER_NEAREST) > 0
+    assert ((maps["occluded"] > 0.5) == small).mean() > 0.97

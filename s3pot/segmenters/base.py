@@ -21,6 +21,11 @@ from s3pot.types import FaceResult
 # once more, with ``FaceResult.extras[REFITTED]`` set so that the check is not repeated.
 INVERTED = "inverted"
 REFITTED = "refitted"
+# ``SegmentationOutput.extras[STAGE_MAPS]``, only when asked for (the offline segmenter's
+# ``keep_maps``): each stage's evidence at the decoding resolution, name -> (W, W) float32
+# array, in the order the score is built, so a failure can be traced to the stage where
+# the evidence died (benchmarks/evidence_stages.py).
+STAGE_MAPS = "stage_maps"
 
 
 @dataclass

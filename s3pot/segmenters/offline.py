@@ -39,6 +39,7 @@ from s3pot.prompts.selection import select_prompts
 from s3pot.segmenters.base import (
     INVERTED,
     REFITTED,
+    STAGE_MAPS,
     SegmentationOutput,
     Segmenter,
     output_from_visible,
@@ -139,6 +140,9 @@ class OfflineParams:
     # (benchmarks/hand_occluders.py) 0.424 -> 0.429. 0.5 and 0.6: the same IoU, FP 1.9 /
     # 1.7 % on the dev bench.
     strong_margin: float = 0.7
+    # Diagnostics: keep every stage's map in the output (``extras[STAGE_MAPS]``, see
+    # s3pot.segmenters.base); off in normal use, the maps are a few hundred KB per face.
+    keep_maps: bool = False
 
 
 class OfflineSegmenter(Segmenter):
@@ -189,6 +193,8 @@ class OfflineSegmenter(Segmenter):
         e_prompt = _screened_prompt_field(prompts, p0, 0.5 * (e_diff + e_conf), p.grid)
 
         score = p.w_confidence * e_conf + p.w_diff * e_diff + p.w_prompts * e_prompt
+        maps = ({"region": region.astype(np.float32), "confidence": e_conf, "difference": e_diff,
+                 "prompts": e_prompt, "contrast": score.copy()} if p.keep_maps else None)
         if p.w_colour > 0:
             # Colour models from the contrast evidence alone: a hand's skin colours must not
             # teach the occluder model (they would read as occluder on the face elsewhere
@@ -196,14 +202,18 @@ class OfflineSegmenter(Segmenter):
             # the hand the colour term has no say (skin against skin: it calls it face).
             colour = _colour_evidence(raw, score, region, p, hint)
             score = score + p.w_colour * (colour if hint is None else colour * (1.0 - hint))
+            if maps is not None:
+                maps["colour"] = colour
         if hint is not None:
             score = score + p.w_hint * hint
         level = self.prior.structure_level(ws) if self.prior is not None else None
         structure = (structure_map(raw, region)
                      if level is not None and (p.w_structure > 0 or p.inversion_check) else None)
         if p.w_structure > 0 and level is not None:
-            score = score + p.w_structure * missing_structure(raw, region, level,
-                                                              structure=structure)
+            missing = missing_structure(raw, region, level, structure=structure)
+            score = score + p.w_structure * missing
+            if maps is not None:
+                maps["structure"] = missing
         if p.blur > 0:
             score = cv2.GaussianBlur(score, (0, 0), p.blur)
         weight = None if p.outside_weight >= 1 else np.where(region, 1.0, p.outside_weight)
@@ -213,6 +223,8 @@ class OfflineSegmenter(Segmenter):
             # ... and a floor after it: skin against skin may show no edge for the smoother
             # to stop at, and the hand's score must not leak away into the face around it.
             score = np.maximum(score, p.w_hint * hint)
+        if maps is not None:
+            maps["score"] = score.copy()
         seeds = region
         if not p.seed_in_mouth:
             # The inner mouth (teeth, tongue, a dark gap) is beyond any face model: its
@@ -241,6 +253,9 @@ class OfflineSegmenter(Segmenter):
             visible_prob, face.parsing, prompts=prompts, p0=p0, token_contrast=contrast[0].numpy()
         )
         out.extras[INVERTED] = bool(inverted)
+        if maps is not None:
+            maps["occluded"] = occ.astype(np.float32)
+            out.extras[STAGE_MAPS] = {k: np.asarray(v, np.float32) for k, v in maps.items()}
         return out
 
 
