@@ -34,6 +34,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from options import parse_options
 
 from s3pot.eval.metrics import score_image, summarize
 from s3pot.eval.synth.generate import synthesize_folder
@@ -91,11 +92,12 @@ def cut_hands(faces_dir: Path, out: Path) -> int:
     return n
 
 
-def score(root: Path, occluders: str, hands: MediapipeHands) -> tuple[dict, int, int, int]:
+def score(root: Path, occluders: str, hands: MediapipeHands,
+          params: dict | None = None) -> tuple[dict, int, int, int]:
     """Scores, and over the occluded composites: how many the hand graph sees on the whole
     photo, how many the pipeline gave a hand hint (whole photo or a crop around a small
     face, see s3pot.occluders.base.needs_near_pass), how many there are."""
-    pred = S3potPredictor(PipelineConfig(occluders=occluders))
+    pred = S3potPredictor(PipelineConfig(occluders=occluders, backbone_kwargs=params or {}))
     rows = list(csv.DictReader(open(root / "groups.csv", encoding="utf-8")))
     scores, seen, hinted, occluded = [], 0, 0, 0
     for r in rows:
@@ -117,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--targets", default=str(DATA / "bench" / "clean"), help="faces to paste them on")
     ap.add_argument("-n", "--count", type=int, default=150)
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="OfflineParams fields for both runs (for comparisons)")
     args = ap.parse_args(argv)
     if not Path(args.faces_dir).is_dir() or not Path(args.targets).is_dir():
         print(f"data not found ({args.faces_dir}, {args.targets})", file=sys.stderr)
@@ -136,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
               "| hand seen in the photo | hint given |")
         print("|---|---|---|---|---|---|---|---|")
         for name in ("hands", "none"):
-            m, seen, hinted, occluded = score(comp, name, hands)
+            m, seen, hinted, occluded = score(comp, name, hands, parse_options(args.set))
             print(f"| {name} | {m['occluder_iou']:.3f} | {m['mean_iou']:.3f} | {m['precision']:.3f} "
                   f"| {m['recall']:.3f} | {m['clean_fp_rate']:.3f} | {seen}/{occluded} "
                   f"| {hinted}/{occluded} |")

@@ -295,3 +295,26 @@ def test_stage_maps_are_kept_only_when_asked_and_trace_the_mask(predictor, occlu
     # The last map is the decoded mask at the decoder's resolution.
     small = cv2.resize(face.occlusion.astype(np.uint8), (ws, ws), interpolation=cv2.INTER_NEAREST) > 0
     assert ((maps["occluded"] > 0.5) == small).mean() > 0.97
+
+
+def test_a_skin_toned_mask_over_the_mouth_is_found_by_its_missing_features():
+    """A flat beige mask over the lower face: skin-coloured, so the face model and the face
+    colour model take it for skin; its missing lip line and nostrils teach the occluder
+    colours (OfflineParams.w_teach_lower), and the mask is found. Without that it is not
+    (the case the parameter exists for); a white mask is found either way."""
+    from skimage import data
+
+    from s3pot.eval.synth.masks import MASK_COLOURS, draw_mask, mask_polygon
+    from s3pot.pipeline import PipelineConfig, S3potPredictor
+
+    photo = data.astronaut()
+    on = S3potPredictor(PipelineConfig())
+    off = S3potPredictor(PipelineConfig(backbone_kwargs={"w_teach_lower": 0.0}))
+    landmarks = on.segment(photo).faces[0].face.landmarks
+    for colour, low_without in (("beige", True), ("white", False)):
+        masked, mask = draw_mask(photo, mask_polygon(landmarks), MASK_COLOURS[colour])
+        with_teach, without = on.segment(masked), off.segment(masked)
+        truth = mask & with_teach.face_region
+        assert truth.sum() > 2000
+        assert _iou(with_teach.occlusion, truth) > 0.5, colour
+        assert (_iou(without.occlusion, truth) < 0.2) == low_without, colour

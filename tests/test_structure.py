@@ -233,3 +233,32 @@ def test_a_face_with_an_occluder_hint_is_never_turned_round(astronaut_band, dete
     out = pred.segmenter.segment(face)
     assert not out.extras[INVERTED]
     assert out.occlusion[int(0.65 * size):int(0.75 * size), int(0.4 * size):int(0.6 * size)].mean() > 0.9
+
+
+def test_lower_face_is_the_region_below_the_nose_bridge():
+    from s3pot.segmenters.structure import lower_face
+
+    region = np.zeros((10, 10), bool)
+    region[2:9, 3:7] = True
+    low = lower_face(region, 5.2)
+    assert low[6:9, 3:7].all() and not low[:6].any() and not (low & ~region).any()
+
+
+def test_lower_face_missing_tells_a_flat_mouth_from_one_showing_its_lip_line():
+    from s3pot.segmenters.structure import LOWER_FACE_MISSING, lower_face_missing
+
+    level = np.full((20, 20), 0.1, np.float32)
+    level[14, 5:15] = 1.0  # the lip line: every clean face shows structure there
+    lower = np.zeros((20, 20), bool)
+    lower[10:, :] = True
+    shown = np.full((20, 20), 0.2, np.float32)
+    shown[14, 5:15] = 1.1
+    flat = np.full((20, 20), 0.2, np.float32)  # the same face under a flat mask
+    assert not lower_face_missing(shown, level, lower)
+    assert lower_face_missing(flat, level, lower)
+    # Half the lip line flat (a finger across it): agreement (1.0 + 0.2) / 2 = 0.6.
+    half = shown.copy()
+    half[14, 10:15] = 0.2
+    assert lower_face_missing(half, level, lower) == (0.6 < LOWER_FACE_MISSING)
+    # No feature pixels in the lower face (a face cut off at the nose): nothing is said.
+    assert not lower_face_missing(flat, level, lower & (np.arange(20)[:, None] > 15))

@@ -68,6 +68,7 @@ def parts() -> dict[str, list[int]]:
 # Upper brow arcs (image left to image right), used for the forehead / hairline curve.
 BROW_UPPER = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)
 NOSE_BASE = 2  # subnasale
+NOSE_BRIDGE = 197  # on the nose bridge, below the eyes: where the lower face begins
 NOSE_POINTS = (168, 6, 197, 195, 5, 4, 45, 220, 115, 48, 64, 98, 97, 2, 326, 327, 294, 278,
                344, 440, 275)
 

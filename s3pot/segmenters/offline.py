@@ -33,6 +33,7 @@ from s3pot.backbone.offline import OfflineEncoder
 from s3pot.decode.colour import colour_llr
 from s3pot.decode.edges import keep_strong, snap_to_edges
 from s3pot.faces.base import yaw_ratio
+from s3pot.faces.topology import NOSE_BRIDGE
 from s3pot.parsing.base import CLASS_ID, face_region
 from s3pot.prompts.contrast import initial_prompt, token_contrast, token_mask_at_centres
 from s3pot.prompts.selection import select_prompts
@@ -45,7 +46,13 @@ from s3pot.segmenters.base import (
     output_from_visible,
 )
 from s3pot.segmenters.evidence import CONF_STEP, EvidencePrior, pixel_evidence
-from s3pot.segmenters.structure import looks_inverted, missing_structure, structure_map
+from s3pot.segmenters.structure import (
+    looks_inverted,
+    lower_face,
+    lower_face_missing,
+    missing_structure,
+    structure_map,
+)
 from s3pot.threads import single_torch_thread
 from s3pot.types import FaceResult
 
@@ -140,6 +147,14 @@ class OfflineParams:
     # (benchmarks/hand_occluders.py) 0.424 -> 0.429. 0.5 and 0.6: the same IoU, FP 1.9 /
     # 1.7 % on the dev bench.
     strong_margin: float = 0.7
+    # Missing lower-face features teach the occluder colour model, with this weight, when
+    # the lower face as a whole lacks them (s3pot.segmenters.structure.lower_face_missing):
+    # a flat occluder of a skin tone over the mouth (a beige mask, a scarf) is otherwise
+    # learnt as face by the colour models, which then talk its evidence away. Gated, since
+    # ungated the flat nostrils or closed eyes of a clean face taught skin to the occluder
+    # model (dev bench hats 0.692 -> 0.674, two hats lost whole). Measured against 0: see
+    # the closing note of 2026-12-04 and benchmarks/evidence_stages.py.
+    w_teach_lower: float = 1.2
     # Diagnostics: keep every stage's map in the output (``extras[STAGE_MAPS]``, see
     # s3pot.segmenters.base); off in normal use, the maps are a few hundred KB per face.
     keep_maps: bool = False
@@ -195,22 +210,30 @@ class OfflineSegmenter(Segmenter):
         score = p.w_confidence * e_conf + p.w_diff * e_diff + p.w_prompts * e_prompt
         maps = ({"region": region.astype(np.float32), "confidence": e_conf, "difference": e_diff,
                  "prompts": e_prompt, "contrast": score.copy()} if p.keep_maps else None)
+        level = self.prior.structure_level(ws) if self.prior is not None else None
+        structure = (structure_map(raw, region) if level is not None and (
+            p.w_structure > 0 or p.inversion_check or p.w_teach_lower > 0) else None)
+        missing = (missing_structure(raw, region, level, structure=structure)
+                   if structure is not None else None)
         if p.w_colour > 0:
             # Colour models from the contrast evidence alone: a hand's skin colours must not
             # teach the occluder model (they would read as occluder on the face elsewhere
             # and dilute the colours of another occluder), nor the face model; and under
             # the hand the colour term has no say (skin against skin: it calls it face).
-            colour = _colour_evidence(raw, score, region, p, hint)
+            teach = score
+            if (p.w_teach_lower > 0 and missing is not None and level is not None
+                    and len(face.landmarks_aligned) > NOSE_BRIDGE):
+                bridge = face.landmarks_aligned[NOSE_BRIDGE, 1] * ws / size
+                lower = lower_face(region, bridge)
+                if lower_face_missing(structure, level, lower):
+                    teach = score + p.w_teach_lower * missing * lower
+            colour = _colour_evidence(raw, teach, region, p, hint)
             score = score + p.w_colour * (colour if hint is None else colour * (1.0 - hint))
             if maps is not None:
                 maps["colour"] = colour
         if hint is not None:
             score = score + p.w_hint * hint
-        level = self.prior.structure_level(ws) if self.prior is not None else None
-        structure = (structure_map(raw, region)
-                     if level is not None and (p.w_structure > 0 or p.inversion_check) else None)
-        if p.w_structure > 0 and level is not None:
-            missing = missing_structure(raw, region, level, structure=structure)
+        if p.w_structure > 0 and missing is not None:
             score = score + p.w_structure * missing
             if maps is not None:
                 maps["structure"] = missing

@@ -10,13 +10,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from s3pot.faces.topology import parts
+from s3pot.faces.topology import NOSE_BRIDGE, parts
 
 MASK_COLOURS: dict[str, tuple[int, int, int]] = {
     "light blue": (170, 200, 225), "white": (235, 235, 235), "black": (40, 40, 45),
     "beige": (200, 160, 140),
 }
-NOSE_BRIDGE = 197  # face-mesh vertex on the nose bridge: the mask's upper edge
 
 
 def mask_polygon(landmarks: np.ndarray) -> np.ndarray:
