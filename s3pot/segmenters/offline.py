@@ -152,8 +152,15 @@ class OfflineParams:
     # a flat occluder of a skin tone over the mouth (a beige mask, a scarf) is otherwise
     # learnt as face by the colour models, which then talk its evidence away. Gated, since
     # ungated the flat nostrils or closed eyes of a clean face taught skin to the occluder
-    # model (dev bench hats 0.692 -> 0.674, two hats lost whole). Measured against 0: see
-    # the closing note of 2026-12-04 and benchmarks/evidence_stages.py.
+    # model (dev bench hats 0.692 -> 0.674, two hats lost whole). 0 -> 1.2: flat masks
+    # (benchmarks/mask_occluders.py) 0.655 -> 0.799, skin-toned 0.17 -> 0.57; the same
+    # masks on 50 bench clean frames 0.647 -> 0.758; hands (benchmarks/hand_occluders.py)
+    # 0.429 -> 0.439; 120 composites of the unseen aligned faces (s3pot synth -n 120 --seed
+    # 7) 0.438 -> 0.451; dev bench 0.648 -> 0.649, mean IoU 0.679 -> 0.678, clean FP 1.7 %
+    # both. 0.8: masks on bench frames 0.651 (beige 0.443); 2.0: beige 0.525 but the unseen
+    # composites 0.435. Also adding the missing structure to the score itself where the
+    # gate opens (0.5): beige masks 0.74, but sunglasses 0.891 -> 0.881 and the unseen
+    # composites 0.431; the same gate over the upper face: nothing gained.
     w_teach_lower: float = 1.2
     # Diagnostics: keep every stage's map in the output (``extras[STAGE_MAPS]``, see
     # s3pot.segmenters.base); off in normal use, the maps are a few hundred KB per face.
