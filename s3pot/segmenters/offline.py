@@ -152,16 +152,24 @@ class OfflineParams:
     # a flat occluder of a skin tone over the mouth (a beige mask, a scarf) is otherwise
     # learnt as face by the colour models, which then talk its evidence away. Gated, since
     # ungated the flat nostrils or closed eyes of a clean face taught skin to the occluder
-    # model (dev bench hats 0.692 -> 0.674, two hats lost whole). 0 -> 1.2: flat masks
-    # (benchmarks/mask_occluders.py) 0.655 -> 0.799, skin-toned 0.17 -> 0.57; the same
-    # masks on 50 bench clean frames 0.647 -> 0.758; hands (benchmarks/hand_occluders.py)
-    # 0.429 -> 0.439; 120 composites of the unseen aligned faces (s3pot synth -n 120 --seed
-    # 7) 0.438 -> 0.451; dev bench 0.648 -> 0.649, mean IoU 0.679 -> 0.678, clean FP 1.7 %
-    # both. 0.8: masks on bench frames 0.651 (beige 0.443); 2.0: beige 0.525 but the unseen
-    # composites 0.435. Also adding the missing structure to the score itself where the
-    # gate opens (0.5): beige masks 0.74, but sunglasses 0.891 -> 0.881 and the unseen
-    # composites 0.431; the same gate over the upper face: nothing gained.
+    # model (dev bench hats 0.692 -> 0.674, two hats lost whole); the gate opened on none of
+    # 657 clean faces (bench clean frames, dev frames, real photos) and on 6 of the dev
+    # bench's 255 occluded composites. Where it opens the lower face also teaches the face
+    # colour model nothing (``lower_face_teaches`` 0): its flat part is the occluder's,
+    # whatever its tone. Both against neither: flat masks (benchmarks/mask_occluders.py)
+    # 0.655 -> 0.903 (skin-toned 0.17 -> 0.87, black 0.76 -> 0.96); the same masks on 50
+    # bench clean frames 0.647 -> 0.852 (beige 0.134 -> 0.809); hands
+    # (benchmarks/hand_occluders.py) 0.429 -> 0.440; 120 composites of the unseen aligned
+    # faces (s3pot synth -n 120 --seed 7) 0.438 -> 0.458; dev bench 0.648 -> 0.645 (face-
+    # textured ellipses over the mouth 0.592 -> 0.580: d0078 0.77 -> 0.17, d0293 0.63 ->
+    # 0.43, another face's skin there no longer matched by the face colours), clean FP 1.7
+    # % both. The teaching alone (``lower_face_teaches`` 1): masks on bench frames 0.758
+    # (beige 0.497), unseen 0.453, dev 0.648; half (0.5): 0.766, 0.453, 0.644. Weights 0.8 /
+    # 2.0 (earlier gate): beige 0.443 / 0.525, unseen 0.435 at 2.0. Adding the missing
+    # structure to the score itself where the gate opens: sunglasses 0.891 -> 0.881, unseen
+    # 0.431; the same gate over the upper face: nothing gained.
     w_teach_lower: float = 1.2
+    lower_face_teaches: float = 0.0
     # Diagnostics: keep every stage's map in the output (``extras[STAGE_MAPS]``, see
     # s3pot.segmenters.base); off in normal use, the maps are a few hundred KB per face.
     keep_maps: bool = False
@@ -227,14 +235,16 @@ class OfflineSegmenter(Segmenter):
             # teach the occluder model (they would read as occluder on the face elsewhere
             # and dilute the colours of another occluder), nor the face model; and under
             # the hand the colour term has no say (skin against skin: it calls it face).
-            teach = score
+            teach, not_face = score, None
             if (p.w_teach_lower > 0 and missing is not None and level is not None
                     and len(face.landmarks_aligned) > NOSE_BRIDGE):
                 bridge = face.landmarks_aligned[NOSE_BRIDGE, 1] * ws / size
                 lower = lower_face(region, bridge)
-                if lower_face_missing(structure, level, lower):
+                if lower_face_missing(structure, level, region, lower):
                     teach = score + p.w_teach_lower * missing * lower
-            colour = _colour_evidence(raw, teach, region, p, hint)
+                    if p.lower_face_teaches < 1:
+                        not_face = lower * (1.0 - p.lower_face_teaches)
+            colour = _colour_evidence(raw, teach, region, p, hint, not_face)
             score = score + p.w_colour * (colour if hint is None else colour * (1.0 - hint))
             if maps is not None:
                 maps["colour"] = colour
@@ -290,18 +300,22 @@ class OfflineSegmenter(Segmenter):
 
 
 def _colour_evidence(raw: np.ndarray, score: np.ndarray, region: np.ndarray,
-                     p: OfflineParams, hint: np.ndarray | None = None) -> np.ndarray:
+                     p: OfflineParams, hint: np.ndarray | None = None,
+                     not_face: np.ndarray | None = None) -> np.ndarray:
     """Colour log-likelihood ratio (occluder vs face) learnt from this face's own evidence.
 
     Occluder colours come from the pixels the evidence flags; face colours only from the
     ``face_colour_share`` of M the evidence suspects least, so the colours of an occluder
     the evidence half-missed are not taught to the face model. Pixels under an occluder
-    hint (a detected hand) teach neither model."""
+    hint (a detected hand) teach neither model; ``not_face`` (0-1) takes that share of a
+    pixel's say in the face model away."""
     inside = region.astype(np.float32)
     if hint is not None:
         inside = inside * (1.0 - np.clip(hint, 0, 1))
     s0 = np.clip(score, 0, 1)
     face_w = inside * (1 - s0) ** p.seed_power
+    if not_face is not None:
+        face_w = face_w * (1.0 - not_face)
     if p.face_colour_share < 1 and region.any():
         face_w = face_w * (score <= np.quantile(score[region], p.face_colour_share))
     return colour_llr(raw, inside * s0**p.seed_power, face_w,
