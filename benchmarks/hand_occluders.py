@@ -139,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         print("| occluders | occluder IoU | mean IoU | precision | recall | clean FP "
               "| hand seen in the photo | hint given |")
         print("|---|---|---|---|---|---|---|---|")
+        params = parse_options(args.set)
         for name in ("hands", "none"):
-            m, seen, hinted, occluded = score(comp, name, hands, parse_options(args.set))
+            m, seen, hinted, occluded = score(comp, name, hands, params)
             print(f"| {name} | {m['occluder_iou']:.3f} | {m['mean_iou']:.3f} | {m['precision']:.3f} "
                   f"| {m['recall']:.3f} | {m['clean_fp_rate']:.3f} | {seen}/{occluded} "
                   f"| {hinted}/{occluded} |")

@@ -229,14 +229,15 @@ class OfflineSegmenter(Segmenter):
         structure = (structure_map(raw, region) if level is not None and (
             p.w_structure > 0 or p.inversion_check or p.w_teach_lower > 0) else None)
         missing = (missing_structure(raw, region, level, structure=structure)
-                   if structure is not None else None)
+                   if structure is not None and (p.w_structure > 0 or p.w_teach_lower > 0)
+                   else None)
         if p.w_colour > 0:
             # Colour models from the contrast evidence alone: a hand's skin colours must not
             # teach the occluder model (they would read as occluder on the face elsewhere
             # and dilute the colours of another occluder), nor the face model; and under
             # the hand the colour term has no say (skin against skin: it calls it face).
             teach, not_face = score, None
-            if (p.w_teach_lower > 0 and missing is not None and level is not None
+            if (p.w_teach_lower > 0 and missing is not None
                     and len(face.landmarks_aligned) > NOSE_BRIDGE):
                 bridge = face.landmarks_aligned[NOSE_BRIDGE, 1] * ws / size
                 lower = lower_face(region, bridge)
